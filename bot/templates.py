@@ -37,6 +37,6 @@ _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
 
 
 def to_plain(text: str) -> str:
-    """Telegram HTML → terminal text: tags dropped, links shown as `text (url)`, entities decoded."""
+    """Telegram HTML → terminal text: tags dropped, links as `text (url)`, entities decoded."""
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     return html.unescape(_TAG.sub("", text))

@@ -40,10 +40,7 @@ def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, balance: float = 0.7
     similarity = vectors @ vectors.T
     available = np.ones(len(relevance), dtype=bool)
     while len(picked) < n and available.any():
-        if picked:
-            redundancy = similarity[:, picked].max(axis=1)
-        else:
-            redundancy = np.zeros(len(relevance))
+        redundancy = similarity[:, picked].max(axis=1) if picked else np.zeros(len(relevance))
         value = balance * relevance - (1 - balance) * redundancy
         value[~available] = -np.inf
         best = int(np.argmax(value))

@@ -1,0 +1,892 @@
+"""A small, faithful fake of the Telegram Bot API HTTP server for end-to-end tests.
+
+Point a real python-telegram-bot client at it::
+
+    with FakeBotAPI() as server:
+        app = (ApplicationBuilder().token(server.token).base_url(f"{server.url}/bot")
+               .base_file_url(f"{server.url}/file/bot").build())
+
+It speaks the wire protocol PTB uses (``POST /bot<token>/<method>`` with form-encoded,
+multipart or JSON bodies; nested values are JSON strings), long-polls ``getUpdates`` like
+Telegram (offset confirmation, limit, timeout, 409 on a competing poller or while a webhook is
+set), pushes updates to a local webhook, validates ``sendMessage`` texts (empty, too long,
+Telegram-HTML) and records every call. Faults (500/502/429/400/timeout/reset) can be injected.
+Group messages are all delivered (as if privacy mode were off). Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.parser
+import email.policy
+import http.client
+import json
+import logging
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+FAULTS = frozenset({"500", "502", "429", "400", "timeout", "reset"})
+DEFAULT_USER_ID = 1001
+DEFAULT_GROUP_ID = -1001234567890
+DEFAULT_CHANNEL_ID = -1009876543210
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a specified content and reply markup of the message"
+)
+# Parameters that are plain strings on the wire and must never be JSON-decoded ("123" stays str).
+_STRING_PARAMS = frozenset(
+    "text caption query parse_mode url secret_token callback_query_id inline_query_id "
+    "inline_message_id action next_offset description short_description name title "
+    "language_code business_connection_id emoji message_effect_id switch_pm_text".split()
+)
+
+# --------------------------------------------------------------------------- Telegram HTML
+_TAGS = frozenset(
+    "b strong i em u ins s strike del a code pre span tg-spoiler blockquote tg-emoji".split()
+)
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(?:([A-Za-z]+)|#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6}));")
+_START_RE = re.compile(r"<([^\s>]*)")
+_END_RE = re.compile(r"</([^\s>]*)\s*>")
+_ATTR_RE = re.compile(r"""([^\s=>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9.-]+)))?""")
+_COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>@])")
+_MENTION_RE = re.compile(r"(?<!\w)@[A-Za-z0-9_]{4,32}(?!\w)")
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units, the unit Telegram uses for limits/offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _parse_html(text: str) -> tuple[str, str | None]:
+    """Return (plain text, None) or ("", error description) following tdlib's parse_html."""
+
+    def fail(msg: str, pos: int | None = None) -> tuple[str, str]:
+        where = "" if pos is None else f" at byte offset {len(text[:pos].encode())}"
+        return "", f"Bad Request: can't parse entities: {msg}{where}"
+
+    out: list[str] = []
+    stack: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "&":  # Stricter than tdlib, which keeps an unknown "&..." literally.
+            m = _ENTITY_RE.match(text, i)
+            code = int(m[2]) if m and m[2] else int(m[3], 16) if m and m[3] else -1
+            if m is None or (m[1] and m[1] not in _NAMED_ENTITIES):
+                return fail('Unescaped "&" (write &amp;)', i)
+            if not m[1] and not (0 < code < 0x10FFFF and not 0xD800 <= code <= 0xDFFF):
+                return fail("Invalid numeric character reference", i)
+            out.append(_NAMED_ENTITIES[m[1]] if m[1] else chr(code))
+            i = m.end()
+        elif text[i] != "<":
+            out.append(text[i])
+            i += 1
+        elif text.startswith("</", i):
+            if not stack:
+                return fail("Unexpected end tag", i)
+            m = _END_RE.match(text, i)
+            if m is None:
+                return fail("Unclosed end tag", i)
+            top, name = stack.pop(), m[1].lower()
+            if name and name != top:
+                return fail(
+                    f"Unmatched end tag at byte offset {len(text[:i].encode())}, "
+                    f'expected "</{top}>", found "</{name}>"'
+                )
+            i = m.end()
+        else:
+            start, m = i, _START_RE.match(text, i)
+            assert m is not None
+            name, i = m[1].lower(), m.end()
+            if i >= n:
+                return fail("Unclosed start tag", start)
+            if name not in _TAGS:
+                return fail(f'Unsupported start tag "{name}"', start)
+            attrs: dict[str, str] = {}
+            while True:
+                while i < n and text[i].isspace():
+                    i += 1
+                if i >= n:
+                    return fail("Unclosed start tag", start)
+                if text[i] == ">":
+                    i += 1
+                    break
+                a = _ATTR_RE.match(text, i)
+                if a is None:
+                    return fail(f'Bad attribute declaration in the tag "{name}"', i)
+                value = next((g for g in a.groups()[1:] if g is not None), None)
+                if value is None and (name, a[1].lower()) != ("blockquote", "expandable"):
+                    return fail(
+                        f'Expected equal sign in declaration of an attribute of the tag "{name}"', i
+                    )
+                attrs[a[1].lower()] = value or ""
+                i = a.end()
+            if name == "span" and attrs.get("class") != "tg-spoiler":
+                return fail('Tag "span" must have class "tg-spoiler"', start)
+            if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
+                return fail("Invalid custom emoji identifier specified")
+            stack.append(name)
+    if stack:
+        return fail(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out), None
+
+
+def validate_telegram_html(text: str) -> str | None:
+    """Return Telegram's error description if ``text`` is not valid Telegram HTML, else None."""
+    return _parse_html(text)[1]
+
+
+def text_entities(text: str) -> list[JSON]:
+    """Entities Telegram computes for an incoming text: bot commands and @mentions (UTF-16)."""
+    found = [("bot_command", m) for m in _COMMAND_RE.finditer(text)]
+    found += [("mention", m) for m in _MENTION_RE.finditer(text)]
+    found.sort(key=lambda item: item[1].start())
+    return [
+        {"offset": utf16_len(text[: m.start()]), "length": utf16_len(m[0]), "type": kind}
+        for kind, m in found
+    ]
+
+
+# --------------------------------------------------------------------------- server
+@dataclass
+class Call:
+    """One recorded Bot API request. ``ok`` is False if it was faulted or answered an error."""
+
+    method: str
+    params: JSON
+    time: float
+    fault: str | None = None
+    error: str | None = None
+    result: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None and self.error is None
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: FakeBotAPI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("fakebot: connection error from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = 30
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # silence http.server's per-request stderr logging
+
+    def do_POST(self) -> None:
+        self.server.api._serve(self)
+
+    do_GET = do_POST
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # the client went away (broken pipe / reset)
+            super().finish()
+
+
+def _parse_body(handler: BaseHTTPRequestHandler, body: bytes) -> JSON:
+    ctype = handler.headers.get("Content-Type", "")
+    raw: list[tuple[str, Any]] = parse_qsl(urlsplit(handler.path).query, keep_blank_values=True)
+    if ctype.startswith("application/json"):
+        return {**dict(raw), **json.loads(body or b"{}")}
+    if ctype.startswith("multipart/form-data"):
+        head = f"Content-Type: {ctype}\r\n\r\n".encode()
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+        for part in msg.iter_parts():
+            name = str(part.get_param("name", header="content-disposition"))
+            data = part.get_payload(decode=True)
+            size = len(data) if isinstance(data, bytes) else 0
+            filename = part.get_filename()
+            raw.append((name, {"filename": filename, "size": size} if filename else data))
+    else:
+        raw += parse_qsl(body.decode(), keep_blank_values=True)
+    params: JSON = {}
+    for key, value in raw:
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, str) and key not in _STRING_PARAMS:
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        params[key] = value
+    return params
+
+
+class FakeBotAPI:
+    """Fake Bot API server on 127.0.0.1:<random port>; use as a context manager or start/stop."""
+
+    def __init__(
+        self,
+        token: str = "123456789:AAFakeStorybotTestToken_0123456789ab",
+        username: str = "storybot_test_bot",
+        first_name: str = "Storybot Test",
+    ) -> None:
+        self.token, self.username, self.first_name = token, username, first_name
+        self.bot_id = int(token.split(":", 1)[0])
+        self.url = ""
+        self.calls: list[Call] = []
+        self.deliveries: dict[int, int] = {}
+        self.webhook: JSON = {}
+        self.commands: dict[tuple[str, str], list[JSON]] = {}
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._queue: list[JSON] = []
+        self._next_update_id = 1
+        self._poll_gen = 0
+        self._active = 0
+        self._chats: dict[int, JSON] = {}
+        self._messages: dict[tuple[int, int], JSON] = {}
+        self._next_message_id: dict[int, int] = {}
+        self._open_queries: set[str] = set()
+        self._faults: dict[str, list[tuple[str, int, float]]] = {}
+        self._server: _Server | None = None
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FakeBotAPI:
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.api = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True),
+            threading.Thread(target=self._webhook_loop, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(5)
+        with self._cond:  # let held requests (woken above) finish writing
+            self._cond.wait_for(lambda: self._active == 0, timeout=5)
+        self._server = None
+
+    def __enter__(self) -> FakeBotAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ test helpers
+    def inject(
+        self, method: str, fault: str, times: int = 1, retry_after: int = 1, delay: float = 0.0
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail with ``fault`` (see FAULTS)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {sorted(FAULTS)}")
+        if fault == "timeout" and delay <= 0:
+            delay = 30.0
+        with self._cond:
+            self._faults.setdefault(method, []).extend([(fault, retry_after, delay)] * times)
+
+    def sent(self, method: str = "sendMessage") -> list[JSON]:
+        """Params of the successful (not faulted, not rejected) calls of ``method``."""
+        with self._cond:
+            return [c.params for c in self.calls if c.method == method and c.ok]
+
+    def bot_messages(self, chat_id: int | None = None) -> list[JSON]:
+        """Message objects returned by successful sendMessage calls (usable as ``reply_to``)."""
+        with self._cond:
+            calls = [c for c in self.calls if c.method == "sendMessage" and c.ok]
+        return [c.result for c in calls if chat_id in (None, c.result["chat"]["id"])]
+
+    def wait_for(
+        self,
+        method: str = "sendMessage",
+        count: int = 1,
+        timeout: float = 30.0,
+        predicate: Callable[[JSON], bool] | None = None,
+        ok_only: bool = True,
+    ) -> list[JSON]:
+        """Block until >= ``count`` matching calls were recorded; return all their params."""
+
+        def matching() -> list[JSON]:
+            return [
+                c.params
+                for c in self.calls
+                if c.method == method
+                and (c.ok or not ok_only)
+                and (predicate is None or predicate(c.params))
+            ]
+
+        with self._cond:
+            if self._cond.wait_for(lambda: len(matching()) >= count, timeout=timeout):
+                return matching()
+            got = [
+                f"{c.method}{'' if c.ok else f' [{c.fault or c.error}]'}"
+                f"{': ' + repr(c.params.get('text'))[:80] if 'text' in c.params else ''}"
+                for c in self.calls
+                if c.method != "getUpdates"
+            ]
+            raise TimeoutError(
+                f"expected {count} {method} call(s) within {timeout}s, got "
+                f"{len(matching())}; calls received (getUpdates omitted): {got}"
+            )
+
+    async def await_for(
+        self,
+        method: str = "sendMessage",
+        count: int = 1,
+        timeout: float = 30.0,
+        predicate: Callable[[JSON], bool] | None = None,
+        ok_only: bool = True,
+    ) -> list[JSON]:
+        return await asyncio.to_thread(self.wait_for, method, count, timeout, predicate, ok_only)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until every pushed update has been confirmed (or delivered to the webhook)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: not self._queue, timeout=timeout):
+                raise TimeoutError(
+                    f"updates still pending: {[u['update_id'] for u in self._queue]}"
+                )
+
+    # ------------------------------------------------------------------ update builders
+    def push_update(self, update: JSON) -> int:
+        with self._cond:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+            update["update_id"] = update_id
+            self._queue.append(update)
+            self.deliveries[update_id] = 0
+            self._cond.notify_all()
+        return update_id
+
+    def user(self, user_id: int = DEFAULT_USER_ID, first_name: str = "Alice") -> JSON:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "username": f"{first_name.lower()}{user_id}",
+            "language_code": "en",
+        }
+
+    def _message(
+        self,
+        chat: JSON,
+        sender: JSON | None,
+        text: str | None = None,
+        reply_to: JSON | int | None = None,
+        entities: list[JSON] | None = None,
+        **extra: Any,
+    ) -> JSON:
+        with self._cond:
+            self._chats.setdefault(chat["id"], chat)
+            message_id = self._next_message_id.get(chat["id"], 1)
+            self._next_message_id[chat["id"]] = message_id + 1
+            msg: JSON = {"message_id": message_id, "date": int(time.time()), "chat": chat}
+            msg.update({"from": sender} if sender else {"sender_chat": chat})
+            if text is not None:
+                msg["text"] = text
+                if entities := text_entities(text) if entities is None else entities:
+                    msg["entities"] = entities
+            msg.update(extra)
+            if reply_to is not None:
+                ref = reply_to if isinstance(reply_to, int) else reply_to["message_id"]
+                target = self._messages.get((chat["id"], ref))
+                if target is None:
+                    raise KeyError(f"no message {ref} in chat {chat['id']}")
+                msg["reply_to_message"] = {
+                    k: v for k, v in target.items() if k != "reply_to_message"
+                }
+            self._messages[(chat["id"], message_id)] = msg
+        return msg
+
+    @staticmethod
+    def _private(user: JSON) -> JSON:
+        return {
+            "id": user["id"],
+            "type": "private",
+            "first_name": user["first_name"],
+            "username": user["username"],
+        }
+
+    def _group(self, chat_id: int, title: str | None = None) -> JSON:
+        known = self._chats.get(chat_id)
+        return known or {"id": chat_id, "type": "supergroup", "title": title or "Test Group"}
+
+    def private_text(
+        self,
+        text: str,
+        user_id: int = DEFAULT_USER_ID,
+        first_name: str = "Alice",
+        reply_to: JSON | int | None = None,
+    ) -> JSON:
+        user = self.user(user_id, first_name)
+        update = {"message": self._message(self._private(user), user, text, reply_to)}
+        self.push_update(update)
+        return update
+
+    def group_text(
+        self,
+        text: str,
+        chat_id: int = DEFAULT_GROUP_ID,
+        user_id: int = DEFAULT_USER_ID,
+        first_name: str = "Alice",
+        entities: list[JSON] | None = None,
+        reply_to: JSON | int | None = None,
+        title: str | None = None,
+    ) -> JSON:
+        user = self.user(user_id, first_name)
+        msg = self._message(self._group(chat_id, title), user, text, reply_to, entities=entities)
+        update = {"message": msg}
+        self.push_update(update)
+        return update
+
+    def channel_post(self, text: str, chat_id: int = DEFAULT_CHANNEL_ID) -> JSON:
+        chat = {"id": chat_id, "type": "channel", "title": "Test Channel"}
+        update = {"channel_post": self._message(chat, None, text)}
+        self.push_update(update)
+        return update
+
+    def sticker(
+        self, chat_id: int = DEFAULT_USER_ID, user_id: int | None = None, emoji: str = "👍"
+    ) -> JSON:
+        """A sticker (a message without text) in a private chat (chat_id > 0) or a group."""
+        user = self.user(user_id or (chat_id if chat_id > 0 else DEFAULT_USER_ID))
+        chat = self._group(chat_id) if chat_id < 0 else self._private(user)
+        sticker = {
+            "file_id": "CAACAgIAAxkBAAE",
+            "file_unique_id": "AgADfake",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        update = {"message": self._message(chat, user, None, sticker=sticker)}
+        self.push_update(update)
+        return update
+
+    def edited_message(self, message: JSON, text: str) -> JSON:
+        """An edit of an earlier incoming ``message`` (as returned inside a builder's update)."""
+        edited = {**message, "text": text, "edit_date": int(time.time())}
+        edited.pop("entities", None)
+        if entities := text_entities(text):
+            edited["entities"] = entities
+        with self._cond:
+            self._messages[(message["chat"]["id"], message["message_id"])] = edited
+        update = {"edited_message": edited}
+        self.push_update(update)
+        return update
+
+    def inline_query(self, query: str, user_id: int = DEFAULT_USER_ID, offset: str = "") -> JSON:
+        with self._cond:
+            query_id = f"{user_id}{self._next_update_id:08d}"
+            self._open_queries.add(query_id)
+        update = {
+            "inline_query": {
+                "id": query_id,
+                "from": self.user(user_id),
+                "query": query,
+                "offset": offset,
+                "chat_type": "private",
+            }
+        }
+        self.push_update(update)
+        return update
+
+    def callback_query(self, data: str, message: JSON, user_id: int = DEFAULT_USER_ID) -> JSON:
+        with self._cond:
+            query_id = f"cb{self._next_update_id:08d}"
+            self._open_queries.add(query_id)
+        update = {
+            "callback_query": {
+                "id": query_id,
+                "from": self.user(user_id),
+                "data": data,
+                "message": message,
+                "chat_instance": "42",
+            }
+        }
+        self.push_update(update)
+        return update
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    def _serve(self, handler: _Handler) -> None:
+        with self._cond:
+            self._active += 1
+        try:
+            self._serve_request(handler)
+        except OSError:  # client went away mid-response
+            pass
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def _serve_request(self, handler: _Handler) -> None:
+        started = time.time()
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        match = re.fullmatch(r"/bot([^/]+)/(\w+)/?", urlsplit(handler.path).path)
+        if match is None:
+            return self._reply(
+                handler, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+            )
+        token, method = match.groups()
+        method = _METHODS.get(method.lower(), method)
+        params = _parse_body(handler, body)
+        if token != self.token:
+            self._record(Call(method, params, started, error="Unauthorized"))
+            return self._reply(
+                handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            )
+        with self._cond:
+            pending = self._faults.get(method)
+            fault = pending.pop(0) if pending else None
+        if fault is not None:
+            kind, retry_after, delay = fault
+            self._record(Call(method, params, started, fault=kind))
+            if delay > 0:
+                self._stopping.wait(delay)
+            if kind in ("timeout", "reset") or self._stopping.is_set():
+                # Abort the connection with an RST and no response at all.
+                handler.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                handler.close_connection = True
+                handler.connection.close()
+                return None
+            code = int(kind)
+            payload: JSON = {
+                "ok": False,
+                "error_code": code,
+                "description": {
+                    400: "Bad Request: injected fault",
+                    500: "Internal Server Error",
+                    502: "Bad Gateway",
+                    429: f"Too Many Requests: retry after {retry_after}",
+                }[code],
+            }
+            if code == 429:
+                payload["parameters"] = {"retry_after": retry_after}
+            return self._reply(handler, code, payload)
+        call = Call(method, params, started)
+        try:
+            handle = getattr(self, f"_api_{method}", None)
+            if handle is None:
+                log.warning(
+                    "fakebot: unimplemented method %s(%s) answered with true", method, params
+                )
+                call.result = True
+            else:
+                call.result = handle(params)
+            status, payload = 200, {"ok": True, "result": call.result}
+        except ApiError as exc:
+            call.error = exc.description
+            status, payload = (
+                exc.code,
+                {"ok": False, "error_code": exc.code, "description": exc.description},
+            )
+            if exc.parameters:
+                payload["parameters"] = exc.parameters
+        self._record(call)
+        return self._reply(handler, status, payload)
+
+    def _reply(self, handler: _Handler, status: int, payload: JSON) -> None:
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _record(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    def _webhook_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: (
+                        self._stopping.is_set() or (self.webhook.get("local") and bool(self._queue))
+                    )
+                )
+                if self._stopping.is_set():
+                    return
+                update, hook = self._queue[0], dict(self.webhook)
+                self.deliveries[update["update_id"]] += 1
+            error = _post_json(hook["url"], update, hook.get("secret_token"))
+            with self._cond:
+                if error is None:
+                    if update in self._queue:
+                        self._queue.remove(update)
+                    self._cond.notify_all()
+                elif self.webhook.get("url") == hook["url"]:
+                    self.webhook.update(last_error_date=int(time.time()), last_error_message=error)
+            if error is not None:
+                self._stopping.wait(backoff)
+            backoff = 0.05 if error is None else min(backoff * 2, 1.0)
+
+    # ------------------------------------------------------------------ Bot API methods
+    def _bot_user(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
+
+    def _chat(self, chat_id: Any) -> JSON:
+        with self._cond:
+            for chat in self._chats.values():
+                if chat_id in (chat["id"], str(chat["id"]), f"@{chat.get('username')}"):
+                    return chat
+        raise ApiError(400, "Bad Request: chat not found")
+
+    def _check_text(self, text: str, parse_mode: str | None) -> str:
+        plain = text
+        if (parse_mode or "").lower() == "html":
+            plain, error = _parse_html(text)
+            if error:
+                raise ApiError(400, error)
+        elif parse_mode and parse_mode.lower() not in ("markdown", "markdownv2"):
+            raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode!r}")
+        if not plain.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(plain) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        return plain
+
+    def _api_getMe(self, p: JSON) -> JSON:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": True,
+            "supports_inline_queries": True,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def _api_getUpdates(self, p: JSON) -> list[JSON]:
+        offset, limit = int(p.get("offset") or 0), min(max(int(p.get("limit") or 100), 1), 100)
+        deadline = time.monotonic() + max(float(p.get("timeout") or 0), 0.0)
+        with self._cond:
+            if self.webhook.get("url"):
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is "
+                    "active; use deleteWebhook to delete the webhook first",
+                )
+            self._poll_gen += 1
+            generation = self._poll_gen
+            self._cond.notify_all()
+            if offset < 0:
+                del self._queue[:offset]
+            else:
+                self._queue = [u for u in self._queue if u["update_id"] >= offset]
+            self._cond.notify_all()
+            while not self._queue and not self._stopping.is_set():
+                if generation != self._poll_gen:
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make "
+                        "sure that only one bot instance is running",
+                    )
+                if (remaining := deadline - time.monotonic()) <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch = self._queue[:limit]
+            for update in batch:
+                self.deliveries[update["update_id"]] += 1
+            return batch
+
+    def _api_setWebhook(self, p: JSON) -> bool:
+        url = str(p.get("url") or "")
+        if not url:
+            return self._api_deleteWebhook(p)
+        parts = urlsplit(url)
+        local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+        if parts.scheme != "https" and not local:
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        secret = p.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if not local:
+            log.warning("fakebot: webhook %s is not local http; updates are not delivered", url)
+        with self._cond:
+            if p.get("drop_pending_updates"):
+                self._queue.clear()
+            self.webhook = {
+                "url": url,
+                "secret_token": secret,
+                "local": local,
+                "allowed_updates": p.get("allowed_updates"),
+            }
+            self._cond.notify_all()
+        return True
+
+    def _api_deleteWebhook(self, p: JSON) -> bool:
+        with self._cond:
+            self.webhook = {}
+            if p.get("drop_pending_updates"):
+                self._queue.clear()
+            self._cond.notify_all()
+        return True
+
+    def _api_getWebhookInfo(self, p: JSON) -> JSON:
+        with self._cond:
+            info = {
+                "url": self.webhook.get("url", ""),
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._queue),
+            }
+            for key in ("last_error_date", "last_error_message", "allowed_updates"):
+                if self.webhook.get(key):
+                    info[key] = self.webhook[key]
+            return info
+
+    @staticmethod
+    def _commands_key(p: JSON) -> tuple[str, str]:
+        scope = p.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(p.get("language_code") or "")
+
+    def _api_setMyCommands(self, p: JSON) -> bool:
+        commands = p.get("commands") or []
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise ApiError(400, "Bad Request: command description is empty or too long")
+        with self._cond:
+            self.commands[self._commands_key(p)] = commands
+        return True
+
+    def _api_getMyCommands(self, p: JSON) -> list[JSON]:
+        with self._cond:
+            return self.commands.get(self._commands_key(p), [])
+
+    def _api_deleteMyCommands(self, p: JSON) -> bool:
+        with self._cond:
+            self.commands.pop(self._commands_key(p), None)
+        return True
+
+    def _api_sendMessage(self, p: JSON) -> JSON:
+        chat = self._chat(p.get("chat_id"))
+        text = self._check_text(str(p.get("text") or ""), p.get("parse_mode"))
+        reply = p.get("reply_parameters") or {}
+        reply_id = reply.get("message_id") or p.get("reply_to_message_id")
+        allow = reply.get("allow_sending_without_reply") or p.get("allow_sending_without_reply")
+        with self._cond:
+            if reply_id and (chat["id"], int(reply_id)) not in self._messages:
+                if not allow:
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                reply_id = None
+        extra = (
+            {"reply_markup": p["reply_markup"]}
+            if "inline_keyboard" in (p.get("reply_markup") or {})
+            else {}
+        )
+        return self._message(chat, self._bot_user(), text, reply_id, **extra)
+
+    def _api_editMessageText(self, p: JSON) -> JSON | bool:
+        text = self._check_text(str(p.get("text") or ""), p.get("parse_mode"))
+        if p.get("inline_message_id"):
+            return True
+        chat = self._chat(p.get("chat_id"))
+        with self._cond:
+            key = (chat["id"], int(p.get("message_id") or 0))
+            msg = self._messages.get(key)
+            if msg is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if msg.get("from", {}).get("id") != self.bot_id or "text" not in msg:
+                raise ApiError(400, "Bad Request: message can't be edited")
+            if text == msg["text"] and p.get("reply_markup") == msg.get("reply_markup"):
+                raise ApiError(400, _NOT_MODIFIED)
+            msg = {**msg, "text": text, "edit_date": int(time.time())}
+            if p.get("reply_markup"):
+                msg["reply_markup"] = p["reply_markup"]
+            self._messages[key] = msg
+            return msg
+
+    def _answer_query(self, query_id: Any) -> bool:
+        with self._cond:
+            if str(query_id) not in self._open_queries:
+                raise ApiError(
+                    400,
+                    "Bad Request: query is too old and response timeout expired "
+                    "or query ID is invalid",
+                )
+            self._open_queries.discard(str(query_id))
+        return True
+
+    def _api_answerInlineQuery(self, p: JSON) -> bool:
+        if not isinstance(p.get("results"), list):
+            raise ApiError(400, "Bad Request: RESULTS_INVALID")
+        return self._answer_query(p.get("inline_query_id"))
+
+    def _api_answerCallbackQuery(self, p: JSON) -> bool:
+        return self._answer_query(p.get("callback_query_id"))
+
+    def _api_sendChatAction(self, p: JSON) -> bool:
+        self._chat(p.get("chat_id"))
+        return True
+
+    def _api_close(self, p: JSON) -> bool:
+        return True
+
+    def _api_logOut(self, p: JSON) -> bool:
+        return True
+
+
+_METHODS = {name[5:].lower(): name[5:] for name in dir(FakeBotAPI) if name.startswith("_api_")}
+
+
+def _post_json(url: str, payload: JSON, secret: str | None) -> str | None:
+    """POST ``payload`` to a local webhook; return an error description or None on 2xx."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    try:
+        target = f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
+        conn.request("POST", target, json.dumps(payload).encode(), headers)
+        response = conn.getresponse()
+        response.read()
+        return (
+            None
+            if 200 <= response.status < 300
+            else f"Wrong response from the webhook: {response.status} {response.reason}"
+        )
+    except OSError as exc:
+        return f"Connection failed: {exc}"
+    finally:
+        conn.close()

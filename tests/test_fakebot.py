@@ -1,0 +1,370 @@
+"""Tests for the fake Telegram Bot API server, driven by the real python-telegram-bot client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from fakebot import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    FakeBotAPI,
+    text_entities,
+    validate_telegram_html,
+)
+from telegram import Bot, BotCommand, InlineQueryResultArticle, InputTextMessageContent, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as srv:
+        yield srv
+
+
+def make_bot(server: FakeBotAPI, token: str | None = None) -> Bot:
+    return Bot(
+        token or server.token,
+        base_url=f"{server.url}/bot",
+        base_file_url=f"{server.url}/file/bot",
+    )
+
+
+@pytest.fixture
+async def bot(server: FakeBotAPI) -> AsyncIterator[Bot]:
+    async with make_bot(server) as b:
+        yield b
+
+
+# --------------------------------------------------------------------------- HTML validation
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain text",
+        "<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>x &lt; y</code>",
+        '<a href="https://example.com/?a=1&amp;b=2">link</a>',
+        "<pre><code class=\"language-python\">print('hi')</code></pre>",
+        '<span class="tg-spoiler">secret</span> <tg-spoiler>too</tg-spoiler>',
+        "<blockquote expandable>quote <B>nested</B></blockquote>",
+        "&lt;tag&gt; &amp; &quot;q&quot; &#39; &#x1F600;",
+        "a > b",
+    ],
+)
+def test_valid_html(text: str) -> None:
+    assert validate_telegram_html(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("<p>para</p>", 'Unsupported start tag "p" at byte offset 0'),
+        ("a < b", 'Unsupported start tag "" at byte offset 2'),
+        ("x <b", "Unclosed start tag at byte offset 2"),
+        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'expected "</i>", found "</b>"'),
+        ("text</b>", "Unexpected end tag at byte offset 4"),
+        ("AT&T", 'Unescaped "&"'),
+        ("&nbsp;", 'Unescaped "&"'),
+        ('<span class="x">s</span>', 'Tag "span" must have class "tg-spoiler"'),
+        ("<br/>", 'Unsupported start tag "br/"'),
+        ("é<x>", "byte offset 2"),
+    ],
+)
+def test_invalid_html(text: str, fragment: str) -> None:
+    error = validate_telegram_html(text)
+    assert error is not None
+    assert error.startswith("Bad Request: can't parse entities: ")
+    assert fragment in error
+
+
+# --------------------------------------------------------------------------- basic methods
+async def test_get_me(server: FakeBotAPI, bot: Bot) -> None:
+    assert bot.username == "storybot_test_bot"
+    assert bot.id == server.bot_id
+    assert server.sent("getMe")
+
+
+async def test_send_message_roundtrip(server: FakeBotAPI, bot: Bot) -> None:
+    incoming = server.private_text("hi")["message"]
+    msg = await bot.send_message(DEFAULT_USER_ID, "hello")
+    assert msg.text == "hello"
+    assert msg.message_id == incoming["message_id"] + 1
+    assert msg.from_user is not None and msg.from_user.id == server.bot_id
+    assert msg.chat.type == "private"
+    reply = await bot.send_message(DEFAULT_USER_ID, "123", reply_to_message_id=msg.message_id)
+    assert reply.text == "123"  # a numeric-looking text stays a string
+    assert reply.reply_to_message is not None and reply.reply_to_message.text == "hello"
+    assert [p["text"] for p in server.sent()] == ["hello", "123"]
+    assert server.sent()[0]["chat_id"] == DEFAULT_USER_ID
+    assert server.bot_messages(DEFAULT_USER_ID)[1]["message_id"] == reply.message_id
+
+
+async def test_send_message_validation(server: FakeBotAPI, bot: Bot) -> None:
+    server.private_text("hi")
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(DEFAULT_USER_ID, "x" * 4097)
+    await bot.send_message(DEFAULT_USER_ID, "x" * 4096)
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):  # 2 UTF-16 units each
+        await bot.send_message(DEFAULT_USER_ID, "😀" * 2049)
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
+        await bot.send_message(DEFAULT_USER_ID, "  ")
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_message(DEFAULT_USER_ID, "1 < 2 <b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):
+        await bot.send_message(DEFAULT_USER_ID, "x", reply_to_message_id=999)
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_message(424242, "nobody")
+    ok = await bot.send_message(DEFAULT_USER_ID, "<b>fine</b> &amp; dandy", parse_mode="HTML")
+    assert ok.text == "fine & dandy"
+    assert len(server.sent()) == 2  # rejected calls are not "sent"
+    assert len([c for c in server.calls if c.method == "sendMessage" and c.error]) == 6
+
+
+async def test_edit_and_misc_methods(server: FakeBotAPI, bot: Bot) -> None:
+    server.group_text("hello")
+    msg = await bot.send_message(DEFAULT_GROUP_ID, "draft")
+    edited = await bot.edit_message_text("final", DEFAULT_GROUP_ID, msg.message_id)
+    assert not isinstance(edited, bool) and edited.text == "final"
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_text("final", DEFAULT_GROUP_ID, msg.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message can't be edited"):
+        await bot.edit_message_text("x", DEFAULT_GROUP_ID, 1)
+    assert await bot.send_chat_action(DEFAULT_GROUP_ID, "typing")
+    assert await bot.set_my_commands([BotCommand("ask", "Ask a question")])
+    assert [c.command for c in await bot.get_my_commands()] == ["ask"]
+    assert await bot.delete_my_commands()
+    assert await bot.get_my_commands() == ()
+    query = server.inline_query("who?")["inline_query"]
+    article = InlineQueryResultArticle("1", "t", InputTextMessageContent("m"))
+    assert await bot.answer_inline_query(query["id"], [article])
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_inline_query(query["id"], [article])
+    assert await bot.do_api_request("someFutureMethod", {"x": 1}) is True
+
+
+def test_raw_wire_formats(server: FakeBotAPI) -> None:
+    server.private_text("hi")
+    base = f"{server.url}/bot{server.token}"
+    with httpx.Client() as client:
+        r = client.post(f"{base}/sendmessage", json={"chat_id": DEFAULT_USER_ID, "text": "j"})
+        assert r.json()["result"]["text"] == "j"
+        r = client.post(
+            f"{base}/sendDocument", data={"chat_id": "1001"}, files={"document": ("a.txt", b"ab")}
+        )
+        assert r.json() == {"ok": True, "result": True}
+        assert client.post(f"{server.url}/nope").status_code == 404
+    assert server.sent("sendDocument") == [
+        {"chat_id": 1001, "document": {"filename": "a.txt", "size": 2}}
+    ]
+
+
+async def test_wrong_token(server: FakeBotAPI) -> None:
+    with pytest.raises(InvalidToken, match="rejected by the server"):
+        async with make_bot(server, token="999:wrong"):
+            pass
+
+
+# --------------------------------------------------------------------------- updates
+async def test_long_poll_and_offset(server: FakeBotAPI, bot: Bot) -> None:
+    timer = threading.Timer(0.3, server.private_text, args=("late",))
+    timer.start()
+    started = time.monotonic()
+    updates = await bot.get_updates(timeout=5)
+    elapsed = time.monotonic() - started
+    timer.join()
+    assert 0.25 < elapsed < 3
+    assert len(updates) == 1
+    assert updates[0].message is not None and updates[0].message.text == "late"
+    uid = updates[0].update_id
+    assert server.deliveries == {uid: 1}
+    started = time.monotonic()
+    assert await bot.get_updates(offset=uid + 1, timeout=1) == ()
+    assert 0.8 < time.monotonic() - started < 3  # held for the timeout, then empty
+    assert server.deliveries == {uid: 1}
+    server.wait_idle(timeout=1)
+
+
+async def test_limit_and_redelivery(server: FakeBotAPI, bot: Bot) -> None:
+    ids = [server.private_text(f"m{i}")["update_id"] for i in range(3)]
+    first = await bot.get_updates(limit=2)
+    assert [u.update_id for u in first] == ids[:2]
+    again = await bot.get_updates()  # nothing confirmed yet: redelivered
+    assert [u.update_id for u in again] == ids
+    assert await bot.get_updates(offset=ids[-1] + 1) == ()
+    assert server.deliveries == {ids[0]: 2, ids[1]: 2, ids[2]: 1}
+
+
+async def test_competing_pollers_conflict(server: FakeBotAPI, bot: Bot) -> None:
+    held = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.2)
+    async with make_bot(server) as second_instance:
+        assert await second_instance.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates"):
+        await held
+
+
+async def test_stop_releases_held_poll(server: FakeBotAPI, bot: Bot) -> None:
+    held = asyncio.create_task(bot.get_updates(timeout=20))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await asyncio.to_thread(server.stop)
+    assert await held == ()
+    assert time.monotonic() - started < 2
+
+
+async def test_entities_and_builders(server: FakeBotAPI, bot: Bot) -> None:
+    msg = server.group_text("/ask@storybot_test_bot hi")["message"]
+    assert msg["entities"] == [{"offset": 0, "length": 22, "type": "bot_command"}]
+    assert msg["chat"]["type"] == "supergroup" and msg["chat"]["id"] < 0
+    mention = server.group_text("😀 hey @storybot_test_bot, /summary?")["message"]
+    assert mention["entities"] == [
+        {"offset": 7, "length": 18, "type": "mention"},
+        {"offset": 27, "length": 8, "type": "bot_command"},
+    ]
+    assert text_entities("a/b email@x.org /") == []
+    sent = await bot.send_message(DEFAULT_GROUP_ID, "answer")
+    reply = server.group_text("why?", reply_to=server.bot_messages()[0], user_id=7)
+    updates = [
+        reply,
+        server.sticker(DEFAULT_GROUP_ID),
+        server.channel_post("news"),
+        server.edited_message(msg, "/ask@storybot_test_bot edited"),
+    ]
+    parsed = [Update.de_json(u, bot) for u in updates]
+    assert parsed[0].message is not None and parsed[0].message.reply_to_message is not None
+    assert parsed[0].message.reply_to_message.message_id == sent.message_id
+    assert parsed[0].message.reply_to_message.from_user == bot.bot
+    assert parsed[1].message is not None and parsed[1].message.sticker is not None
+    assert parsed[1].message.text is None
+    assert parsed[2].channel_post is not None and parsed[2].channel_post.text == "news"
+    assert parsed[3].edited_message is not None and parsed[3].edited_message.edit_date
+    assert filters.COMMAND.check_update(Update.de_json(server.group_text("/ask x"), bot))
+
+
+# --------------------------------------------------------------------------- faults
+async def test_fault_429(server: FakeBotAPI, bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # else RetryAfter warns (an error here)
+    server.private_text("hi")
+    server.inject("sendMessage", "429", retry_after=7)
+    with pytest.raises(RetryAfter) as info:
+        await bot.send_message(DEFAULT_USER_ID, "flood")
+    assert info.value.retry_after.total_seconds() == 7  # type: ignore[union-attr]
+    await bot.send_message(DEFAULT_USER_ID, "ok now")
+    assert [p["text"] for p in server.sent()] == ["ok now"]
+    assert [c.fault for c in server.calls if c.method == "sendMessage"] == ["429", None]
+
+
+@pytest.mark.parametrize(
+    ("fault", "exc", "text"),
+    [
+        ("500", NetworkError, "Internal Server Error"),
+        ("502", NetworkError, "Bad Gateway"),
+        ("400", BadRequest, "(?i)injected fault"),
+        ("reset", NetworkError, "httpx"),
+    ],
+)
+async def test_faults(
+    server: FakeBotAPI, bot: Bot, fault: str, exc: type[Exception], text: str
+) -> None:
+    server.private_text("hi")
+    server.inject("sendMessage", fault, times=2)
+    for _ in range(2):
+        with pytest.raises(exc, match=text) as info:
+            await bot.send_message(DEFAULT_USER_ID, "x")
+        assert not isinstance(info.value, BadRequest | TimedOut) or fault == "400"
+    assert server.sent() == []
+    await bot.send_message(DEFAULT_USER_ID, "x")
+    assert len(server.sent()) == 1
+
+
+async def test_fault_timeout(server: FakeBotAPI, bot: Bot) -> None:
+    server.private_text("hi")
+    server.inject("sendMessage", "timeout", delay=5)
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        await bot.send_message(DEFAULT_USER_ID, "slow", read_timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert server.sent() == []
+    with pytest.raises(TimeoutError, match=r"sendMessage \[timeout\]"):
+        await server.await_for("sendMessage", timeout=0.1)
+
+
+# --------------------------------------------------------------------------- webhook
+async def test_webhook_delivery(server: FakeBotAPI, bot: Bot) -> None:
+    posts: list[tuple[str | None, Any]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            posts.append((self.headers.get("X-Telegram-Bot-Api-Secret-Token"), body))
+            self.send_response(500 if len(posts) == 1 else 200)  # the first attempt fails
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        assert await bot.set_webhook(url, secret_token="s3cret")
+        with pytest.raises(Conflict, match="webhook is active"):
+            await bot.get_updates()
+        update = server.private_text("via hook")
+        await asyncio.to_thread(server.wait_idle, 5)
+        assert len(posts) == 2  # one failed attempt, then success
+        assert all(p == ("s3cret", update) for p in posts)
+        assert server.deliveries[update["update_id"]] == 2
+        info = await bot.get_webhook_info()
+        assert info.url == url and info.pending_update_count == 0
+        assert info.last_error_message and "500" in info.last_error_message
+        assert await bot.delete_webhook()
+        assert await bot.get_updates() == ()
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+
+
+# --------------------------------------------------------------------------- full application
+async def test_application_echo(server: FakeBotAPI) -> None:
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None and update.effective_message.text
+        await update.effective_message.reply_text(update.effective_message.text)
+
+    app = (
+        ApplicationBuilder()
+        .token(server.token)
+        .base_url(f"{server.url}/bot")
+        .base_file_url(f"{server.url}/file/bot")
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        update_id = server.private_text("ping")["update_id"]
+        server.inject("sendMessage", "500")  # the handler's first reply fails...
+        (failed,) = await server.await_for(ok_only=False)
+        assert failed["text"] == "ping"
+        server.private_text("pong")  # ...the next update is still answered
+        (answer,) = await server.await_for(timeout=10)
+        assert answer == {"chat_id": DEFAULT_USER_ID, "text": "pong"}
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    await asyncio.to_thread(server.wait_idle, 5)
+    assert server.deliveries == {update_id: 1, update_id + 1: 1}

@@ -12,6 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from telegram import Bot, BotCommand, InlineQueryResultArticle, InputTextMessageContent, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
 from fakebot import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -19,9 +23,6 @@ from fakebot import (
     text_entities,
     validate_telegram_html,
 )
-from telegram import Bot, BotCommand, InlineQueryResultArticle, InputTextMessageContent, Update
-from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 
 @pytest.fixture

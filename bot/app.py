@@ -1,0 +1,148 @@
+"""The Telegram application: `build_application()` wires the handlers, `run_bot()` polls.
+
+The index is loaded once before the application is built and kept in `bot_data`; a background
+task swaps in a newly built index without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.engine import Engine, open_engine
+from bot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("ask", "Ask a question about the story"),
+    BotCommand("summary", "A short cited summary, optionally on a topic"),
+    BotCommand("help", "How to use this bot"),
+]
+RELOAD_SECONDS = 5.0
+
+
+_SECRETS: set[str] = set()
+
+
+def redact_in_logs(secret: str) -> None:
+    """Make every log record, from any logger and to any handler, show `<token>` for `secret`.
+
+    A record factory rather than a handler filter, because handlers added later (pytest's
+    caplog, a hosting platform's log shipper) would otherwise see the raw URL httpx logs.
+    """
+    if not secret or secret in _SECRETS:
+        return
+    if not _SECRETS:
+        make_record = logging.getLogRecordFactory()
+
+        def redacting_record(*args: object, **kwargs: object) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)  # type: ignore[arg-type]
+            message = record.getMessage()
+            if any(s in message for s in _SECRETS):
+                for s in _SECRETS:
+                    message = message.replace(s, "<token>")
+                record.msg, record.args = message, None
+            if record.exc_info and record.exc_info[1] is not None:
+                text = logging.Formatter().formatException(record.exc_info)
+                if any(s in text for s in _SECRETS):
+                    for s in _SECRETS:
+                        text = text.replace(s, "<token>")
+                    record.exc_text, record.exc_info = text, None
+            return record
+
+        logging.setLogRecordFactory(redacting_record)
+    _SECRETS.add(secret)
+
+
+async def watch_index(application: Application) -> None:
+    """Poll for a newly built index and swap it in (loaded off the event loop)."""
+    engine: Engine = application.bot_data["engine"]
+    while True:
+        await asyncio.sleep(application.bot_data.get("reload_seconds", RELOAD_SECONDS))
+        try:
+            await asyncio.to_thread(engine.reload_if_changed)
+        except Exception:  # keep serving the old index whatever the new one does
+            log.exception("index reload failed")
+
+
+async def post_init(application: Application) -> None:
+    """Register the command menu and start watching the index."""
+    await application.bot.set_my_commands(COMMANDS)
+    application.bot_data["watcher"] = asyncio.create_task(watch_index(application))
+
+
+async def post_shutdown(application: Application) -> None:
+    """Stop the index watcher."""
+    task = application.bot_data.pop("watcher", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_application(settings: BotSettings, engine: Engine) -> Application:
+    """The PTB Application with every handler wired, talking to the configured Bot API."""
+    if settings.token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    redact_in_logs(settings.token.get_secret_value())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    base_url, base_file_url = settings.api_urls()
+    application = (
+        ApplicationBuilder()
+        .token(settings.token.get_secret_value())
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["engine"] = engine
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler(["start", "help"], handlers.start))
+    application.add_handler(CommandHandler("ask", handlers.ask))
+    application.add_handler(CommandHandler("summary", handlers.summary))
+    application.add_handler(
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text)
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text
+        )
+    )
+    application.add_error_handler(handlers.error_handler)
+    return application
+
+
+def configure_logging(settings: BotSettings) -> None:
+    """Plain logging to stderr with the token redacted and httpx's per-request lines muted."""
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.token is not None:
+        redact_in_logs(settings.token.get_secret_value())
+
+
+def run_bot(settings: BotSettings) -> None:
+    """Load the index, then long-poll Telegram until interrupted."""
+    configure_logging(settings)
+    # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    engine = open_engine(settings)
+    application = build_application(settings, engine)
+    log.info("storybot is polling %s", settings.api_urls()[0])
+    application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,39 @@
+"""Run the real storybot Application against the fake Bot API server inside a test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pydantic import SecretStr
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.engine import Engine
+from bot.settings import BotSettings
+from fakebot import FakeBotAPI
+
+
+@asynccontextmanager
+async def running_bot(
+    server: FakeBotAPI, settings: BotSettings, engine: Engine
+) -> AsyncIterator[Application]:
+    """The application long-polling `server`, started the way run_polling starts it."""
+    settings = settings.model_copy(
+        update={"token": SecretStr(server.token), "base_url": server.url}
+    )
+    app = build_application(settings, engine)
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+        await app.shutdown()

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real packaged model and a real index of the seed story, built once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import SEED_STORIES
+
+# PTB 22 warns when RetryAfter.retry_after is read as seconds; opt in to timedelta, as the app does.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from bot.engine import Engine, build
+from bot.settings import BotSettings
+from index.embedder import Embedder
+from index.settings import packaged_model_path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 from the installed wheel, loaded once per test run."""
+    return Embedder(packaged_model_path())
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> BotSettings:
+    """Settings for a private copy of the seed stories and an index folder, both in tmp."""
+    root = tmp_path_factory.mktemp("seed")
+    shutil.copytree(SEED_STORIES, root / "stories")
+    return BotSettings(stories=root / "stories", index=root / "var" / "index", token=None)
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_settings: BotSettings, embedder: Embedder) -> Engine:
+    """An Engine over a real FAISS index of the seed story (built once)."""
+    build(seed_settings, embedder)
+    return Engine(seed_settings, embedder)
+
+
+@pytest.fixture
+def stories_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh stories folder holding a copy of the seed story."""
+    folder = tmp_path / "stories"
+    shutil.copytree(SEED_STORIES, folder)
+    yield folder

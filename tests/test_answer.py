@@ -1,0 +1,87 @@
+"""Answers about the seed story: the right sentence verbatim, off-topic declined, safe HTML."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer import clean_question
+from bot.engine import Engine
+from bot.templates import render, to_plain
+
+EXPECTED = [
+    ("Who is Steve Witkoff?", "His envoy, Steve Witkoff, is expected to visit Russia"),
+    ("Which ministers were in the Ukrainian delegation?", "The Ukrainian delegation, including"),
+    ("What did Svyrydenko say?", "Ukraine's Deputy Prime Minister and Economy Minister"),
+    ("Why was the meeting downgraded?", "The meeting was to be held at a ministerial level"),
+    ("Does Trump's plan recognize Crimea as Russian?", "U.S. President Donald Trump's peace plan"),
+    ("What did Yermak say when he arrived?", '"Despite everything, we continue working'),
+]
+OFF_TOPIC = [
+    "What is the capital of Australia?",
+    "How do I bake sourdough bread?",
+    "Who won the 2022 World Cup?",
+    "Recommend a good laptop for programming",
+]
+
+
+@pytest.mark.parametrize(("question", "start"), EXPECTED)
+def test_reader_questions_cite_the_expected_sentence(
+    seed_engine: Engine, question: str, start: str
+) -> None:
+    answer = seed_engine.ask(question)
+    assert answer.answered, (question, answer.confidence)
+    first = answer.citations[0]
+    assert first.sentence.startswith(start)
+    body = seed_engine.store.articles[first.article].body
+    assert body[first.start : first.end] == first.sentence
+    assert first.sentence in to_plain(answer.text)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_declined(seed_engine: Engine, question: str) -> None:
+    answer = seed_engine.ask(question)
+    assert not answer.answered
+    assert "not in the story" in answer.text or "doesn't say" in answer.text
+    assert answer.citations, "a declined answer still lists the closest sentences"
+
+
+def test_empty_question_gets_a_prompt_not_an_answer(seed_engine: Engine) -> None:
+    answer = seed_engine.ask("   \n\t ")
+    assert not answer.answered
+    assert answer.citations == []
+    assert "Ask me a question" in answer.text
+
+
+def test_templates_escape_story_and_question_html() -> None:
+    citation = {
+        "sentence": 'He said <b>"5 < 6"</b> & left',
+        "title": "A <i>title</i>",
+        "url": None,
+        "link": 'https://example.com/?a=1&b="2"',
+        "paragraph": 2,
+    }
+    text = render("answer", citations=[citation], changed=False)
+    assert "<b>&#34;5" not in text and "&lt;b&gt;" in text
+    assert "&amp; left" in text
+    assert 'href="https://example.com/?a=1&amp;b=&#34;2&#34;"' in text
+    assert "A &lt;i&gt;title&lt;/i&gt;" in text
+    assert to_plain(text).startswith('He said <b>"5 < 6"</b> & left')
+
+
+def test_clean_question_drops_control_characters_and_caps_length() -> None:
+    assert clean_question("  who\x00 is\u200b\n\nhe? ") == "who is he?"
+    assert len(clean_question("why " * 1000)) == 1000
+
+
+def test_summary_cites_distinct_sentences_in_story_order(seed_engine: Engine) -> None:
+    answer = seed_engine.summary(None, 4)
+    assert answer.answered and len(answer.citations) == 4
+    starts = [c.start for c in answer.citations]
+    assert starts == sorted(starts)
+    assert len(set(starts)) == 4
+
+
+def test_summary_on_an_uncovered_topic_is_declined(seed_engine: Engine) -> None:
+    answer = seed_engine.summary("sourdough baking recipes")
+    assert not answer.answered
+    assert "not in the story" in answer.text

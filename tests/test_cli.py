@@ -1,0 +1,108 @@
+"""The `storybot` CLI against real files in tmp_path, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.settings import BotSettings
+
+CITATION_KEYS = ("article", "title", "url", "paragraph", "sentence", "start", "end", "score")
+
+
+@pytest.fixture
+def folders(seed_settings: BotSettings, seed_engine: object) -> list[str]:
+    """--stories/--index options pointing at the session's built seed index."""
+    return ["--stories", str(seed_settings.stories), "--index", str(seed_settings.index)]
+
+
+def run(args: list[str], stdin: str | None = None) -> click.testing.Result:
+    result = CliRunner().invoke(cli, args, input=stdin, catch_exceptions=False)
+    return result
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    assert isinstance(cli, click.Group)
+    for name, command in cli.commands.items():
+        result = run([name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, name
+        assert command.help
+
+
+def test_ask_json_contract_and_offsets(folders: list[str], seed_settings: BotSettings) -> None:
+    result = run(["ask", "--json", *folders, "Who is Steve Witkoff?", "How do I bake bread?"])
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == 2
+    for obj in lines:
+        assert {"question", "answered", "confidence", "text", "citations"} <= set(obj)
+        assert isinstance(obj["confidence"], float)
+        assert obj["citations"], "declined answers still list the closest sentences"
+        for c in obj["citations"]:
+            assert set(c) >= set(CITATION_KEYS)
+            body = (seed_settings.stories / c["article"]).read_text(encoding="utf-8")
+            assert body[c["start"] : c["end"]] == c["sentence"]
+    answered, declined = lines
+    assert answered["answered"] is True
+    assert "Steve Witkoff" in answered["citations"][0]["sentence"]
+    assert declined["answered"] is False
+
+
+def test_ask_reads_questions_from_stdin(folders: list[str]) -> None:
+    stdin = "Who is Steve Witkoff?\n\n   \nWhat is the weather in Paris?\n"
+    result = run(["ask", "--json", *folders, "-"], stdin=stdin)
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["question"] for line in lines] == [
+        "Who is Steve Witkoff?",
+        "What is the weather in Paris?",
+    ]
+
+
+def test_ask_plain_prints_the_quote_and_source(folders: list[str]) -> None:
+    result = run(["ask", *folders, "Why did Rubio cancel?"])
+    assert result.exit_code == 0
+    assert "London talks, paragraph" in result.output
+    assert "<blockquote>" not in result.output
+
+
+def test_summary_json_has_the_ask_shape(folders: list[str]) -> None:
+    result = run(["summary", *folders, "--sentences", "3", "--json"])
+    obj = json.loads(result.output)
+    assert obj["answered"] is True
+    assert len(obj["citations"]) == 3
+    assert set(obj) == {"question", "answered", "confidence", "text", "citations"}
+
+
+def test_index_warns_about_bad_files_and_strict_fails(stories_dir: Path, tmp_path: Path) -> None:
+    (stories_dir / "bad.txt").write_bytes(b"\xff\xfe\x00\x00garbage")
+    args = ["index", "--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0
+    assert "Indexed 1 articles, 16 sentences" in result.output
+    assert "skipped bad.txt" in result.output
+    strict = CliRunner().invoke(cli, [*args, "--strict"])
+    assert strict.exit_code != 0
+    assert "--strict" in strict.output
+
+
+def test_index_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    args = ["index", "--stories", str(tmp_path / "empty"), "--index", str(tmp_path / "idx")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "no readable .txt or .md stories" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_chat_answers_piped_questions_and_exits(folders: list[str]) -> None:
+    result = run(["chat", *folders], stdin="Where is Witkoff going?\n/summary ceasefire\n")
+    assert result.exit_code == 0
+    assert "Steve Witkoff" in result.output
+    assert "What the story says about “ceasefire”" in result.output

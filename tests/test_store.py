@@ -1,0 +1,116 @@
+"""The store: build → save → load round trips, manifest checks, damage detection, safe swaps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.articles import load_articles
+from index.embedder import Embedder
+from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
+from index.search import search
+from index.store import build_index, build_lock, current_build, load_store
+from support import FakeEmbedder
+
+QUESTIONS = ["Who is Steve Witkoff?", "Why did Rubio cancel?", "What does Kyiv want first?"]
+
+
+def test_round_trip_returns_identical_results(
+    stories_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", embedder)
+    first = load_store(tmp_path / "index", expect_model=embedder.name)
+    second = load_store(tmp_path / "index", expect_model=embedder.name)
+    assert first.manifest["model"] == "all-MiniLM-L6-v2"
+    assert first.manifest["dim"] == 384
+    for question in QUESTIONS:
+        a, b = search(first, embedder, question), search(second, embedder, question)
+        assert [h.index for h in a.hits] == [h.index for h in b.hits]
+        assert np.allclose([h.score for h in a.hits], [h.score for h in b.hits])
+        assert a.confidence == pytest.approx(b.confidence)
+
+
+def test_loaded_vectors_equal_freshly_encoded_ones(
+    stories_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", embedder)
+    store = load_store(tmp_path / "index")
+    saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
+    fresh = embedder.encode([s.text for s in store.sentences])
+    assert np.allclose(saved, fresh, atol=1e-5)
+
+
+def test_manifest_records_format_model_hashes_and_checksums(
+    stories_dir: Path, tmp_path: Path
+) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", FakeEmbedder())
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["format"] == 1
+    assert manifest["model"] == "fake-bow"
+    assert manifest["dim"] == 64
+    assert manifest["articles"] == {a.id: a.content_hash for a in articles}
+    assert set(manifest["checksums"]) >= {"sentences.faiss", "articles.json"}
+    assert manifest["built_at"].endswith("Z")
+
+
+def test_missing_index_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotBuilt, match="storybot index"):
+        load_store(tmp_path / "nothing")
+
+
+def test_model_mismatch_is_refused(stories_dir: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", FakeEmbedder())
+    with pytest.raises(IndexMismatch, match="fake-bow"):
+        load_store(tmp_path / "index", expect_model="all-MiniLM-L6-v2")
+
+
+def test_truncated_file_fails_its_checksum(stories_dir: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", FakeEmbedder())
+    target = tmp_path / "index" / "sentences.faiss"
+    target.write_bytes(target.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt, match=r"sentences\.faiss"):
+        load_store(tmp_path / "index")
+
+
+def test_rebuild_swaps_atomically_and_reuses_unchanged_vectors(
+    stories_dir: Path, tmp_path: Path
+) -> None:
+    encoder = FakeEmbedder()
+    articles, _ = load_articles(stories_dir)
+    first = build_index(articles, tmp_path / "index", encoder)
+    (stories_dir / "extra.txt").write_text("A brand new sentence about grain exports.\n")
+    articles, _ = load_articles(stories_dir)
+    second = build_index(articles, tmp_path / "index", encoder)
+    assert first.embedded == first.sentences + first.passages
+    assert second.embedded == 2  # one new sentence and its passage
+    assert current_build(tmp_path / "index") == second.path
+    assert load_store(tmp_path / "index").manifest["counts"]["articles"] == 2
+
+
+def test_failed_build_keeps_the_last_good_index(stories_dir: Path, tmp_path: Path) -> None:
+    class Exploding(FakeEmbedder):
+        def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
+            raise RuntimeError("power cut")
+
+    articles, _ = load_articles(stories_dir)
+    good = build_index(articles, tmp_path / "index", FakeEmbedder())
+    (stories_dir / "extra.txt").write_text("Something new.\n")
+    articles, _ = load_articles(stories_dir)
+    with pytest.raises(RuntimeError):
+        build_index(articles, tmp_path / "index", Exploding())
+    assert current_build(tmp_path / "index") == good.path
+    assert load_store(tmp_path / "index").manifest["counts"]["articles"] == 1
+
+
+def test_two_builds_cannot_run_at_once(stories_dir: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(stories_dir)
+    with build_lock(tmp_path / "index"), pytest.raises(IndexBusy):
+        build_index(articles, tmp_path / "index", FakeEmbedder())

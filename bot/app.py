@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot import handlers
 from bot.engine import Engine, open_engine
 from bot.settings import BotSettings
+from bot.state import SqliteState
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ async def post_init(application: Application) -> None:
 
 async def post_shutdown(application: Application) -> None:
     """Stop the index watcher."""
+    application.bot_data["state"].close()
     task = application.bot_data.pop("watcher", None)
     if task is not None:
         task.cancel()
@@ -111,6 +113,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .build()
     )
     application.bot_data["engine"] = engine
+    application.bot_data["state"] = SqliteState(settings.state)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))

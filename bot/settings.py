@@ -1,5 +1,7 @@
 """The bot's settings: the index settings plus Telegram and answering knobs."""
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr
 
 from index.settings import IndexSettings
@@ -15,6 +17,9 @@ class BotSettings(IndexSettings):
     )
     base_url: str = Field(
         default=TELEGRAM_API, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "base_url")
+    )
+    state: Path = Field(
+        default=Path("var/state.db"), description="Per-chat state (SQLite file, or :memory:)."
     )
     citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
     summary_sentences: int = Field(default=5, ge=1, le=10)

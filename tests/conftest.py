@@ -31,7 +31,9 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> BotSettings:
     """Settings for a private copy of the seed stories and an index folder, both in tmp."""
     root = tmp_path_factory.mktemp("seed")
     shutil.copytree(SEED_STORIES, root / "stories")
-    return BotSettings(stories=root / "stories", index=root / "var" / "index", token=None)
+    return BotSettings(
+        stories=root / "stories", index=root / "var" / "index", state=":memory:", token=None
+    )
 
 
 @pytest.fixture(scope="session")

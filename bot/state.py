@@ -1,0 +1,78 @@
+"""Per-chat state behind one small interface: cooldowns, what a chat has seen, earlier questions.
+
+`ChatState` is the interface; `SqliteState` is the default (a file under var/, or `:memory:`),
+safe to share between threads. A server-backed store (Redis, Postgres) can implement the same
+three methods so that several bot workers share state.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+
+class ChatState(Protocol):
+    """Key-value state per chat, plus an atomic "may this happen now?" check."""
+
+    def get(self, chat_id: int, key: str) -> str | None: ...
+
+    def put(self, chat_id: int, key: str, value: str) -> None: ...
+
+    def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
+        """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left."""
+        ...
+
+
+class SqliteState:
+    """ChatState in SQLite; one table of (chat, key) → value, updated_at."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS chat_state (chat INTEGER, key TEXT, value TEXT, "
+                "updated REAL, PRIMARY KEY (chat, key))"
+            )
+
+    def get(self, chat_id: int, key: str) -> str | None:
+        """The stored value, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM chat_state WHERE chat = ? AND key = ?", (chat_id, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, chat_id: int, key: str, value: str) -> None:
+        """Store a value."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO chat_state VALUES (?, ?, ?, ?)",
+                (chat_id, key, value, time.time()),
+            )
+
+    def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
+        """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left."""
+        now = time.time() if now is None else now
+        with self._lock:
+            row = self._db.execute(
+                "SELECT updated FROM chat_state WHERE chat = ? AND key = ?", (chat_id, key)
+            ).fetchone()
+            if row is not None and now - float(row[0]) < interval:
+                return interval - (now - float(row[0]))
+            self._db.execute(
+                "INSERT OR REPLACE INTO chat_state VALUES (?, ?, ?, ?)", (chat_id, key, "", now)
+            )
+        return 0.0
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

@@ -20,19 +20,30 @@ from index.articles import load_articles
 from index.embedder import Embedder, Encoder
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.search import default_params
-from index.store import BuildReport, Store, build_index, current_build, load_store, read_manifest
+from index.store import (
+    FORMAT_VERSION,
+    BuildReport,
+    Store,
+    build_index,
+    current_build,
+    load_store,
+    read_manifest,
+)
 from index.summary import summarize
 
 log = logging.getLogger(__name__)
 
 
-def index_is_current(stories: Path, index_dir: Path) -> bool:
-    """True when the served index exists and was built from exactly the current story files."""
+def index_is_current(stories: Path, index_dir: Path, model: str | None = None) -> bool:
+    """True when the served index exists and was built from exactly the current story files,
+    by this code's index format, retrieval parameters and (if given) model."""
     try:
         manifest = read_manifest(index_dir)
     except (IndexNotBuilt, IndexCorrupt):
         return False
-    if manifest.get("params") != default_params():
+    if manifest.get("format") != FORMAT_VERSION or manifest.get("params") != default_params():
+        return False
+    if model is not None and manifest.get("model") != model:
         return False
     articles, _ = load_articles(stories)
     return manifest.get("articles") == {a.id: a.content_hash for a in articles}
@@ -102,7 +113,7 @@ class Engine:
 def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:
     """An Engine over an up-to-date index, building it first if it is missing or stale."""
     encoder = encoder or Embedder(settings.model_path())
-    if not index_is_current(settings.stories, settings.index):
+    if not index_is_current(settings.stories, settings.index, encoder.name):
         print(f"Building the index of {settings.stories} …", file=sys.stderr)
         try:
             report, problems = build(settings, encoder)

@@ -8,6 +8,7 @@ Layout of an index folder (`var/index` by default) — a symlink to the build th
         sentences.json  [article number, paragraph, start, end] per sentence
         passages.json   [article number, paragraph, first, last] per passage
         sentences.faiss / passages.faiss   inner-product FAISS indexes of normalised vectors
+        history.json    each article's recent versions, for "what's new" (index/versions.py)
 
 A build writes a new folder beside the old ones and then atomically repoints the symlink, so a
 reader sees either the old index or the new one, never half of one; a killed build leaves only
@@ -37,6 +38,7 @@ from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.lexical import BM25, tokenize
 from index.passages import Passage, make_passages, passage_text
 from index.splitter import Sentence, split_article
+from index.versions import HISTORY_FILE, record, save_history
 
 FORMAT_VERSION = 1
 KEEP_BUILDS = 3
@@ -229,6 +231,7 @@ def build_index(
         )
         faiss.write_index(_flat_index(s_vectors, encoder.dim), str(tmp / "sentences.faiss"))
         faiss.write_index(_flat_index(p_vectors, encoder.dim), str(tmp / "passages.faiss"))
+        save_history(record(build_id, ordered, sentences, current_build(index_dir)), tmp)
         manifest = {
             "format": FORMAT_VERSION,
             "build_id": build_id,
@@ -243,7 +246,7 @@ def build_index(
             },
             "articles": {a.id: a.content_hash for a in ordered},
             "params": params or {},
-            "checksums": {name: _sha256(tmp / name) for name in DATA_FILES},
+            "checksums": {name: _sha256(tmp / name) for name in (*DATA_FILES, HISTORY_FILE)},
         }
         _write_json(tmp / "manifest.json", manifest)
         final = builds / build_id

@@ -17,8 +17,9 @@ from bot.answer import Answer, answer_question, cite, topics
 from bot.settings import BotSettings
 from bot.templates import render
 from index.articles import load_articles
-from index.embedder import Embedder, Encoder
+from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
+from index.onnx_encoder import OnnxEncoder, export_onnx
 from index.search import default_params
 from index.store import (
     FORMAT_VERSION,
@@ -65,7 +66,24 @@ def build(
         params=default_params(),
         progress=progress,
     )
+    if isinstance(encoder, Embedder) and settings.query_encoder == "onnx":
+        query_encoder(settings)  # export the torch-free query model now, while torch is loaded
     return report, [f"{p.path}: {p.reason}" for p in problems]
+
+
+def query_encoder(settings: BotSettings) -> Encoder:
+    """The encoder for questions: the model's ONNX export (no torch) unless told otherwise.
+
+    The export is made once per model and kept under `<index parent>/models/`; should it fail,
+    questions are encoded by sentence-transformers, which gives the same vectors, only slower
+    to start.
+    """
+    if settings.query_encoder == "onnx":
+        try:
+            return OnnxEncoder(export_onnx(settings.model_path(), settings.index.parent / "models"))
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("no ONNX query encoder (%s); using sentence-transformers", exc)
+    return Embedder(settings.model_path())
 
 
 class Engine:
@@ -73,7 +91,7 @@ class Engine:
 
     def __init__(self, settings: BotSettings, encoder: Encoder | None = None) -> None:
         self.settings = settings
-        self.encoder: Encoder = encoder or Embedder(settings.model_path())
+        self.encoder: Encoder = encoder or query_encoder(settings)
         self._lock = threading.Lock()
         self.store: Store = load_store(settings.index, expect_model=self.encoder.name)
 
@@ -112,8 +130,8 @@ class Engine:
 
 def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:
     """An Engine over an up-to-date index, building it first if it is missing or stale."""
-    encoder = encoder or Embedder(settings.model_path())
-    if not index_is_current(settings.stories, settings.index, encoder.name):
+    name = encoder.name if encoder else model_name(settings.model_path())
+    if not index_is_current(settings.stories, settings.index, name):
         print(f"Building the index of {settings.stories} …", file=sys.stderr)
         try:
             report, problems = build(settings, encoder)
@@ -124,4 +142,4 @@ def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine
             for problem in problems:
                 print(f"warning: skipped {problem}", file=sys.stderr)
             print(f"Indexed {report.sentences} sentences.", file=sys.stderr)
-    return Engine(settings, encoder)
+    return Engine(settings, encoder or query_encoder(settings))

@@ -1,6 +1,7 @@
 """The bot's settings: the index settings plus Telegram and answering knobs."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 
@@ -22,6 +23,11 @@ class BotSettings(IndexSettings):
         default=Path("var/state.db"), description="Per-chat state (SQLite file, or :memory:)."
     )
     citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
+    query_encoder: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="Encode questions with the model's ONNX export (fast start, no torch) or "
+        "with sentence-transformers.",
+    )
     summary_sentences: int = Field(default=5, ge=1, le=10)
 
     def api_urls(self) -> tuple[str, str]:

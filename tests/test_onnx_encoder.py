@@ -1,0 +1,75 @@
+"""The ONNX query encoder: same vectors as sentence-transformers, and no torch on the query path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.articles import load_articles
+from index.embedder import Embedder
+from index.onnx_encoder import OnnxEncoder, export_onnx
+from index.settings import packaged_model_path
+from index.splitter import split_article
+from support import ROOT, SEED_STORIES
+
+SQUAD_DEV = ROOT.parent / "shared" / "eval" / "squad2" / "dev.json"
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_onnx(packaged_model_path(), tmp_path_factory.mktemp("models"))
+
+
+def real_texts() -> list[str]:
+    """Seed-story sentences, questions and (if present) long SQuAD paragraphs past 256 tokens."""
+    articles, _ = load_articles(SEED_STORIES)
+    texts = [s.text for a in articles for s in split_article(a)]
+    texts += ["Who is Steve Witkoff?", "ok", "Why did Rubio cancel his trip to London?"]
+    if SQUAD_DEV.exists():
+        data = json.loads(SQUAD_DEV.read_text(encoding="utf-8"))["data"]
+        texts += [p["context"] for p in data[0]["paragraphs"][:6]]
+    return texts
+
+
+def test_vectors_match_sentence_transformers(onnx_dir: Path, embedder: Embedder) -> None:
+    texts = real_texts()
+    onnx = OnnxEncoder(onnx_dir)
+    assert (onnx.name, onnx.dim) == (embedder.name, embedder.dim)
+    got, expected = onnx.encode(texts), embedder.encode(texts)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * expected).sum(axis=1).min() >= 0.999
+
+
+def test_token_vectors_match_sentence_transformers(onnx_dir: Path, embedder: Embedder) -> None:
+    texts = real_texts()[:8]
+    keep = np.ones(OnnxEncoder(onnx_dir).tokenizer.vocab_size, dtype=bool)
+    vectors, pieces = OnnxEncoder(onnx_dir).encode_tokens(texts, keep)
+    outputs = embedder._load().encode(texts, output_value=None, convert_to_numpy=False)
+    for (ids, vecs), out in zip(pieces, outputs, strict=True):
+        attended = out["attention_mask"].numpy().astype(bool)
+        assert ids.tolist() == out["input_ids"].numpy()[attended].tolist()
+        ref = out["token_embeddings"].float().numpy()[attended]
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        assert (vecs * ref).sum(axis=1).min() >= 0.999
+    assert (vectors * embedder.encode(texts)).sum(axis=1).min() >= 0.999
+
+
+def test_export_is_made_once_and_reused(onnx_dir: Path) -> None:
+    before = (onnx_dir / "model.onnx").stat().st_mtime_ns
+    assert export_onnx(packaged_model_path(), onnx_dir.parent) == onnx_dir
+    assert (onnx_dir / "model.onnx").stat().st_mtime_ns == before
+
+
+def test_query_path_never_imports_torch(onnx_dir: Path) -> None:
+    code = (
+        "import sys; from index.onnx_encoder import OnnxEncoder; "
+        f"OnnxEncoder({str(onnx_dir)!r}).encode(['Who is Steve Witkoff?']); "
+        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)

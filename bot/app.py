@@ -22,6 +22,7 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.engine import Engine, open_engine
+from bot.redact import redact_in_logs
 from bot.settings import BotSettings
 from bot.state import SqliteState
 
@@ -33,39 +34,6 @@ COMMANDS = [
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
-
-
-_SECRETS: set[str] = set()
-
-
-def redact_in_logs(secret: str) -> None:
-    """Make every log record, from any logger and to any handler, show `<token>` for `secret`.
-
-    A record factory rather than a handler filter, because handlers added later (pytest's
-    caplog, a hosting platform's log shipper) would otherwise see the raw URL httpx logs.
-    """
-    if not secret or secret in _SECRETS:
-        return
-    if not _SECRETS:
-        make_record = logging.getLogRecordFactory()
-
-        def redacting_record(*args: object, **kwargs: object) -> logging.LogRecord:
-            record = make_record(*args, **kwargs)  # type: ignore[arg-type]
-            message = record.getMessage()
-            if any(s in message for s in _SECRETS):
-                for s in _SECRETS:
-                    message = message.replace(s, "<token>")
-                record.msg, record.args = message, None
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                if any(s in text for s in _SECRETS):
-                    for s in _SECRETS:
-                        text = text.replace(s, "<token>")
-                    record.exc_text, record.exc_info = text, None
-            return record
-
-        logging.setLogRecordFactory(redacting_record)
-    _SECRETS.add(secret)
 
 
 async def watch_index(application: Application) -> None:

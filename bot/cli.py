@@ -169,12 +169,18 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
 
         run_chat(_engine(settings))
         return
+    from telegram.error import InvalidToken
+
     from bot.app import run_bot
 
     try:
         run_bot(settings)
     except StorybotError as exc:
         raise click.ClickException(str(exc)) from exc
+    except InvalidToken:  # its message quotes the token: never print it
+        raise click.ClickException(
+            "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather"
+        ) from None
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""The bot token never appears in logs, errors or crash output (tested with a distinctive one)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.redact import redact, redact_in_logs, secret_forms
+from bot.settings import BotSettings
+from botrunner import running_bot
+from fakebot import FakeBotAPI
+from support import ROOT
+
+DISTINCTIVE = "918273645:AAZebraQuokka_DoNotLeak_7f3c9e1b2d4a"
+CREDENTIAL = DISTINCTIVE.split(":")[1]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI(token=DISTINCTIVE) as api:
+        yield api
+
+
+def assert_clean(text: str) -> None:
+    for form in secret_forms(DISTINCTIVE):
+        assert form not in text
+
+
+def test_every_spelling_of_the_token_is_masked() -> None:
+    redact_in_logs(DISTINCTIVE)
+    url = f"https://api.telegram.org/bot{DISTINCTIVE}/getMe"
+    encoded = url.replace(":", "%3A")
+    assert redact(url) == "https://api.telegram.org/bot<token>/getMe"
+    assert_clean(redact(f"{url} {encoded} secret={CREDENTIAL}"))
+
+
+async def test_a_handler_error_quoting_the_token_is_logged_redacted(
+    server: FakeBotAPI,
+    seed_settings: BotSettings,
+    seed_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_ask(*args: object, **kwargs: object) -> None:
+        try:
+            raise ConnectionError(f"POST {server.url}/bot{DISTINCTIVE}/sendMessage reset")
+        except ConnectionError as exc:
+            raise RuntimeError(f"could not answer via bot{DISTINCTIVE}") from exc
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(seed_engine, "ask", broken_ask)
+    async with running_bot(server, seed_settings, seed_engine):
+        server.private_text("Who is Steve Witkoff?")
+        (apology,) = await server.await_for("sendMessage", 1, timeout=30)
+    assert "Sorry" in apology["text"]
+    assert "bot<token>" in caplog.text, "the error was logged, with the token masked"
+    assert "ConnectionError" in caplog.text, "the chained cause is kept"
+    assert_clean(caplog.text)
+    assert_clean(apology["text"])
+
+
+def test_an_uncaught_exception_prints_a_redacted_traceback() -> None:
+    code = (
+        "from bot.redact import redact_in_logs\n"
+        f"redact_in_logs({DISTINCTIVE!r})\n"
+        f"raise RuntimeError('GET https://api.telegram.org/bot{DISTINCTIVE}/getMe failed')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: GET https://api.telegram.org/bot<token>/getMe failed" in result.stderr
+    assert_clean(result.stderr)
+
+
+def test_storybot_run_with_a_rejected_token_exits_without_printing_it(
+    seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path
+) -> None:
+    with FakeBotAPI() as other:  # a server that knows another token, so ours gets 401
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": DISTINCTIVE,
+            "TELEGRAM_BASE_URL": other.url,
+            "STORYBOT_STORIES": str(seed_settings.stories),
+            "STORYBOT_INDEX": str(seed_settings.index),
+            "STORYBOT_STATE": str(tmp_path / "state.db"),
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
+    assert_clean(output)

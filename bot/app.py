@@ -21,6 +21,7 @@ from telegram.ext import (
 )
 
 from bot import handlers
+from bot.delivery import RetryingLimiter
 from bot.engine import Engine, open_engine
 from bot.redact import redact_in_logs
 from bot.settings import BotSettings
@@ -75,6 +76,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .token(settings.token.get_secret_value())
         .base_url(base_url)
         .base_file_url(base_file_url)
+        .rate_limiter(RetryingLimiter())
         .concurrent_updates(True)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -20,9 +20,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
+from bot import admin, handlers
 from bot.delivery import RetryingLimiter
 from bot.engine import Engine, open_engine
+from bot.guard import install_guard
 from bot.redact import redact_in_logs
 from bot.settings import BotSettings
 from bot.state import SqliteState
@@ -84,10 +85,12 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     )
     application.bot_data["engine"] = engine
     application.bot_data["state"] = SqliteState(settings.state)
+    install_guard(application, settings.allowed_chats, settings.admins, settings.rate_limit)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))
     application.add_handler(CommandHandler("summary", handlers.summary))
+    application.add_handler(CommandHandler("status", admin.status))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text)
     )

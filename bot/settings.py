@@ -1,9 +1,10 @@
 """The bot's settings: the index settings plus Telegram and answering knobs."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from index.settings import IndexSettings
 
@@ -29,6 +30,27 @@ class BotSettings(IndexSettings):
         "with sentence-transformers.",
     )
     summary_sentences: int = Field(default=5, ge=1, le=10)
+    allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated chat ids the bot serves (a user's id for a private chat); "
+        "empty serves everyone.",
+    )
+    admins: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="Comma-separated user ids allowed the admin commands."
+    )
+    rate_limit: int = Field(
+        default=10, ge=0, description="Questions per user per minute; 0 turns the limit off."
+    )
+
+    @field_validator("allowed_chats", "admins", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        """`"12, -100345"` → {12, -100345}; lists and sets pass through."""
+        if isinstance(value, str):
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        return value
 
     def api_urls(self) -> tuple[str, str]:
         """PTB's `base_url` and `base_file_url` for the configured Bot API server."""

@@ -1,0 +1,47 @@
+"""Admin commands: only users listed in `STORYBOT_ADMINS` may run them.
+
+`/status` shows which index build is serving and the guard's and delivery's counters, so an
+operator can see from the chat whether questions are being limited, refused or retried. It is
+not in the public command menu. Anyone else who sends it is told, briefly, that it is not theirs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.delivery import RetryingLimiter
+from bot.engine import Engine
+from bot.guard import Guard
+
+NOT_ADMIN = "Sorry, that command is only for the bot's admins."
+
+
+def _counts(counts: Counter[str]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "none yet"
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reply with the serving index and the guard/delivery counters (admins only)."""
+    message, user = update.effective_message, update.effective_user
+    if message is None:
+        return
+    guard: Guard | None = context.bot_data.get("guard")
+    if guard is None or not guard.is_admin(user.id if user else None):
+        await message.reply_text(NOT_ADMIN, do_quote=True)
+        return
+    engine: Engine = context.bot_data["engine"]
+    store = engine.store
+    lines = [
+        f"<b>Index</b> {escape(store.build_id)}: {len(store.articles)} stories, "
+        f"{len(store.sentences)} sentences",
+        f"<b>Guard</b> {escape(_counts(guard.counts))}",
+    ]
+    limiter = context.bot.rate_limiter
+    if isinstance(limiter, RetryingLimiter):
+        lines.append(f"<b>Delivery</b> {escape(_counts(limiter.counts))}")
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML, do_quote=True)

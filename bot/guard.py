@@ -1,0 +1,207 @@
+"""The guard: which updates may reach the handlers at all, checked before any handler runs.
+
+Installed as a PTB `TypeHandler` in handler group -1, so it sees every update first and stops
+(`ApplicationHandlerStop`) the ones that must not go further:
+
+1. a repeated update id (Telegram redelivers a webhook update whose answer it did not get);
+2. a chat outside `STORYBOT_ALLOWED_CHATS`, silently, so a stranger learns nothing;
+3. a user over the question budget (`STORYBOT_RATE_LIMIT` a minute): the first message over it
+   gets one polite notice, the rest of that minute is dropped without a word.
+
+Only messages addressed to the bot use budget: anything in a private chat, a command, a reply to
+the bot, a mention of it. Group chatter passes through (the handlers ignore it), so a chatty group
+never trips the limit. Inline and button queries are not counted. Admins (`STORYBOT_ADMINS`) pass
+every check. Counters live in memory: one bot process, one budget (deliberate simplification).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from telegram import Bot, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60.0
+SEEN_UPDATES = 4096
+_PRUNE_AT = 10_000
+
+
+class Verdict(Enum):
+    """What the rate limit says about one more question."""
+
+    ALLOW = "allow"
+    NOTICE = "notice"  # over budget: tell the user once
+    DROP = "drop"  # over budget, already told
+
+
+@dataclass
+class _Budget:
+    stamps: deque[float] = field(default_factory=deque)
+    noticed: float = -math.inf
+
+
+class RateLimit:
+    """At most `limit` questions per `window` seconds per key (a sliding window)."""
+
+    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
+        self.limit, self.window = limit, window
+        self._budgets: dict[int, _Budget] = {}
+
+    def take(self, key: int, now: float) -> Verdict:
+        """Spend one question of `key`'s budget if there is one left."""
+        if self.limit <= 0:
+            return Verdict.ALLOW
+        if len(self._budgets) > _PRUNE_AT:
+            self._prune(now)
+        budget = self._budgets.setdefault(key, _Budget())
+        while budget.stamps and now - budget.stamps[0] >= self.window:
+            budget.stamps.popleft()
+        if len(budget.stamps) < self.limit:
+            budget.stamps.append(now)
+            return Verdict.ALLOW
+        if now - budget.noticed >= self.window:
+            budget.noticed = now
+            return Verdict.NOTICE
+        return Verdict.DROP
+
+    def wait(self, key: int, now: float) -> float:
+        """Seconds until `key` may ask again."""
+        budget = self._budgets.get(key)
+        if budget is None or len(budget.stamps) < self.limit:
+            return 0.0
+        return max(0.0, self.window - (now - budget.stamps[0]))
+
+    def _prune(self, now: float) -> None:
+        idle = [
+            key
+            for key, b in self._budgets.items()
+            if (not b.stamps or now - b.stamps[-1] >= self.window)
+            and now - b.noticed >= self.window
+        ]
+        for key in idle:
+            del self._budgets[key]
+
+
+class Guard:
+    """The allowlist, the admin list, the per-user rate limit and the repeated-update filter."""
+
+    def __init__(
+        self,
+        allowed_chats: Iterable[int] = (),
+        admins: Iterable[int] = (),
+        rate_limit: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.allowed_chats = frozenset(allowed_chats)
+        self.admins = frozenset(admins)
+        self.limit = RateLimit(rate_limit)
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        self._seen: deque[int] = deque(maxlen=SEEN_UPDATES)
+        self._seen_set: set[int] = set()
+
+    def repeated(self, update_id: int) -> bool:
+        """True if this update id was seen recently (and remember it otherwise)."""
+        if update_id in self._seen_set:
+            return True
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(update_id)
+        self._seen_set.add(update_id)
+        return False
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """Whether `user_id` is on the admin list."""
+        return user_id is not None and user_id in self.admins
+
+    def allows(self, chat_id: int | None, user_id: int | None) -> bool:
+        """Whether the allowlist lets this chat (or, for chatless updates, this user) in."""
+        if not self.allowed_chats or self.is_admin(user_id):
+            return True
+        key = chat_id if chat_id is not None else user_id
+        return key is not None and key in self.allowed_chats
+
+
+def addressed(update: Update, bot: Bot) -> bool:
+    """Whether the update is a text message the bot will answer (and so spends budget)."""
+    message = update.message or update.edited_message
+    if message is None or not message.text:
+        return False
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    text, me = message.text, (bot.username or "").lower()
+    if text.startswith("/"):
+        command = text.split(maxsplit=1)[0]
+        return "@" not in command or command.partition("@")[2].lower() == me
+    replied = message.reply_to_message
+    if replied and replied.from_user and replied.from_user.id == bot.id:
+        return True
+    return bool(me) and f"@{me}" in text.lower()
+
+
+def notice_text(wait: float) -> str:
+    """The polite over-the-limit notice."""
+    seconds = max(1, math.ceil(wait))
+    return (
+        "You're asking faster than I can keep up. "
+        f"Please wait about {seconds} second{'s' if seconds != 1 else ''} and ask again."
+    )
+
+
+async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop repeated, unwelcome and over-the-limit updates before any handler sees them."""
+    if not isinstance(update, Update):
+        return
+    guard: Guard = context.bot_data["guard"]
+    if guard.repeated(update.update_id):
+        guard.counts["repeated"] += 1
+        log.info("dropped repeated update %s", update.update_id)
+        raise ApplicationHandlerStop
+    chat, user = update.effective_chat, update.effective_user
+    chat_id, user_id = (chat.id if chat else None), (user.id if user else None)
+    if not guard.allows(chat_id, user_id):
+        guard.counts["not_allowed"] += 1
+        log.info("ignored an update from chat %s (not in STORYBOT_ALLOWED_CHATS)", chat_id)
+        raise ApplicationHandlerStop
+    if guard.is_admin(user_id) or not addressed(update, context.bot):
+        return
+    key = user_id if user_id is not None else chat_id
+    assert key is not None  # an addressed message always has a chat
+    now = guard.clock()
+    verdict = guard.limit.take(key, now)
+    if verdict is Verdict.ALLOW:
+        guard.counts["allowed"] += 1
+        return
+    guard.counts["limited"] += 1
+    message = update.effective_message
+    if verdict is Verdict.NOTICE and message is not None:
+        guard.counts["noticed"] += 1
+        log.info("user %s is over the rate limit; sent one notice", key)
+        try:
+            await message.reply_text(notice_text(guard.limit.wait(key, now)), do_quote=True)
+        except TelegramError as exc:  # the notice is a courtesy; never fail the update over it
+            log.warning("could not send the rate-limit notice: %s", exc)
+    raise ApplicationHandlerStop
+
+
+def install_guard(
+    application: Application,
+    allowed_chats: Iterable[int] = (),
+    admins: Iterable[int] = (),
+    rate_limit: int = 0,
+) -> Guard:
+    """Create the Guard, keep it in `bot_data["guard"]` and run it before every handler."""
+    guard = Guard(allowed_chats, admins, rate_limit)
+    application.bot_data["guard"] = guard
+    application.add_handler(TypeHandler(Update, check_update), group=-1)
+    return guard

@@ -1,0 +1,137 @@
+"""The guard: per-user rate limit with one notice, the chat allowlist, admins, repeated updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from telegram import Update
+
+from bot.admin import NOT_ADMIN
+from bot.engine import Engine
+from bot.guard import SEEN_UPDATES, Guard, RateLimit, Verdict
+from bot.settings import BotSettings
+from botrunner import running_bot
+from fakebot import DEFAULT_GROUP_ID, FakeBotAPI
+
+QUESTION = "Who is Steve Witkoff?"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as api:
+        yield api
+
+
+def test_rate_limit_allows_the_budget_then_notices_once_per_window() -> None:
+    limit = RateLimit(3, window=60)
+    verdicts = [limit.take(7, now=t) for t in (0, 1, 2, 3, 4, 5)]
+    assert verdicts == [Verdict.ALLOW] * 3 + [Verdict.NOTICE, Verdict.DROP, Verdict.DROP]
+    assert limit.wait(7, now=5) == pytest.approx(55)
+    assert limit.take(8, now=5) is Verdict.ALLOW, "budgets are per user"
+    assert limit.take(7, now=60) is Verdict.ALLOW, "the first question left the window"
+    assert limit.take(7, now=61) is Verdict.ALLOW
+    assert limit.take(7, now=62) is Verdict.ALLOW
+    assert limit.take(7, now=63) is Verdict.NOTICE, "a new window earns a new notice"
+
+
+def test_rate_limit_zero_means_unlimited_and_memory_stays_bounded() -> None:
+    assert all(RateLimit(0).take(1, now=t) is Verdict.ALLOW for t in range(100))
+    limit = RateLimit(1, window=1)
+    for user in range(25_000):
+        limit.take(user, now=user * 0.01)
+    assert len(limit._budgets) < 12_000
+
+
+def test_allowlist_admins_and_chatless_updates() -> None:
+    open_guard = Guard()
+    assert open_guard.allows(-100, 5)
+    guard = Guard(allowed_chats={1001, DEFAULT_GROUP_ID}, admins={42})
+    assert guard.allows(1001, 1001)
+    assert guard.allows(DEFAULT_GROUP_ID, 555), "anyone in an allowed group"
+    assert not guard.allows(1002, 1002)
+    assert not guard.allows(-1009, 1001), "an allowed user in a stranger's group"
+    assert guard.allows(-1009, 42), "admins everywhere"
+    assert guard.allows(None, 1001) and not guard.allows(None, 1002), "inline queries: by user"
+
+
+def test_repeated_update_ids_are_remembered_within_a_bound() -> None:
+    guard = Guard()
+    assert not guard.repeated(1)
+    assert guard.repeated(1)
+    for update_id in range(2, SEEN_UPDATES + 2):
+        guard.repeated(update_id)
+    assert not guard.repeated(1), "the oldest id was forgotten, memory is bounded"
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [("", frozenset()), ("12", {12}), (" 12, -1001234567890 ,", {12, -1001234567890})],
+)
+def test_settings_read_comma_separated_ids(raw: str, parsed: set[int]) -> None:
+    settings = BotSettings(allowed_chats=raw, admins=raw, token=None)
+    assert settings.allowed_chats == parsed
+    assert settings.admins == parsed
+
+
+async def test_over_the_limit_gets_one_polite_notice_and_chatter_does_not_count(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    settings = seed_settings.model_copy(update={"rate_limit": 3})
+    async with running_bot(server, settings, seed_engine) as app:
+        for _ in range(6):
+            server.private_text(QUESTION, user_id=3001)
+        for _ in range(5):
+            server.group_text("chatting about the talks", user_id=3002)
+        server.group_text(f"/ask {QUESTION}", user_id=3002)
+        await server.await_for("sendMessage", 5, timeout=30)
+        server.wait_idle()
+    to_first = [p["text"] for p in server.sent() if p["chat_id"] == 3001]
+    assert len(to_first) == 4
+    assert sum("asking faster than I can keep up" in text for text in to_first) == 1
+    to_group = [p["text"] for p in server.sent() if p["chat_id"] == DEFAULT_GROUP_ID]
+    assert len(to_group) == 1 and "Witkoff" in to_group[0]
+    counts = app.bot_data["guard"].counts
+    assert (counts["limited"], counts["noticed"]) == (3, 1)
+
+
+async def test_allowlist_lets_in_only_listed_chats_and_admins(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    settings = seed_settings.model_copy(update={"allowed_chats": {1001}, "admins": {4242}})
+    async with running_bot(server, settings, seed_engine):
+        server.private_text(QUESTION, user_id=1002)
+        server.group_text(f"/ask {QUESTION}", user_id=1001)
+        server.sticker(chat_id=1002)
+        server.private_text(QUESTION, user_id=4242)
+        server.private_text(QUESTION, user_id=1001)
+        await server.await_for("sendMessage", 2, timeout=30)
+        server.wait_idle()
+    assert sorted(p["chat_id"] for p in server.sent()) == [1001, 4242]
+
+
+async def test_status_is_for_admins_only(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    settings = seed_settings.model_copy(update={"admins": {4242}})
+    async with running_bot(server, settings, seed_engine):
+        server.private_text("/status", user_id=1001)
+        (refused,) = await server.await_for("sendMessage", 1, timeout=30)
+        server.private_text("/status", user_id=4242)
+        status = (await server.await_for("sendMessage", 2, timeout=30))[-1]
+    assert refused["text"] == NOT_ADMIN
+    assert status["text"].startswith("<b>Index</b> ")
+    assert "<b>Guard</b>" in status["text"] and "<b>Delivery</b>" in status["text"]
+
+
+async def test_a_redelivered_update_is_answered_once(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    async with running_bot(server, seed_settings, seed_engine) as app:
+        data = server.private_text(QUESTION, user_id=5001)
+        await server.await_for("sendMessage", 1, timeout=30)
+        for _ in range(2):  # as Telegram redelivers a webhook update it got no answer for
+            await app.process_update(Update.de_json(dict(data), app.bot))
+        server.wait_idle()
+    assert len(server.sent()) == 1
+    assert app.bot_data["guard"].counts["repeated"] == 2

@@ -268,9 +268,10 @@ def _point_to(index_dir: Path, build: Path) -> None:
     """Atomically make `index_dir` a symlink to `build` (replacing a plain folder if needed)."""
     if index_dir.exists() and not index_dir.is_symlink():
         shutil.rmtree(index_dir)
+    # The build lock is held, so any link left here is from a build killed before its swap.
+    for stale in index_dir.parent.glob(f".{index_dir.name}.link-*"):
+        stale.unlink(missing_ok=True)
     link = index_dir.parent / f".{index_dir.name}.link-{os.getpid()}"
-    if link.is_symlink() or link.exists():
-        link.unlink()
     link.symlink_to(os.path.relpath(build, index_dir.parent))
     os.replace(link, index_dir)
 

@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -32,16 +33,20 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index import lexical as lexical_module
 from index.articles import Article
 from index.embedder import Encoder
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.lexical import BM25, tokenize
 from index.passages import Passage, make_passages, passage_text
-from index.splitter import Sentence, split_article
-from index.versions import HISTORY_FILE, record, save_history
+from index.previous import previous_spans, split_all, splitter_fingerprint
+from index.splitter import Sentence
+from index.vectors import FLAT_MAX, choose_index, is_exact, make_index, ready
+from index.versions import record, save_history
 
 FORMAT_VERSION = 1
 KEEP_BUILDS = 3
+LEXICAL_FILE = "lexical.pkl"
 DATA_FILES = (
     "articles.json",
     "sentences.json",
@@ -65,13 +70,15 @@ class Store:
     passage_of: np.ndarray = field(init=False)
     sentence_bm25: BM25 = field(init=False)
     passage_bm25: BM25 = field(init=False)
+    lexical: tuple[BM25, BM25] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.passage_of = np.zeros(len(self.sentences), dtype=np.int64)
         for number, passage in enumerate(self.passages):
             self.passage_of[passage.first : passage.last] = number
-        self.sentence_bm25 = BM25([tokenize(s.text) for s in self.sentences])
-        self.passage_bm25 = BM25([tokenize(passage_text(p, self.sentences)) for p in self.passages])
+        if self.lexical is None:  # saved by the build; rebuilt only for older builds
+            self.lexical = lexical_indexes(self.sentences, self.passages)
+        self.sentence_bm25, self.passage_bm25 = self.lexical
 
     @property
     def params(self) -> dict[str, Any]:
@@ -105,6 +112,38 @@ def sentence_input(sentence: Sentence, article: Article) -> str:
 def passage_input(passage: Passage, sentences: list[Sentence], article: Article) -> str:
     """What the embedder sees for a passage: the article title, then the passage text."""
     return f"{article.title}. {passage_text(passage, sentences)}"
+
+
+def lexical_indexes(sentences: list[Sentence], passages: list[Passage]) -> tuple[BM25, BM25]:
+    """BM25 over the sentences and over the passages."""
+    return (
+        BM25([tokenize(s.text) for s in sentences]),
+        BM25([tokenize(passage_text(p, sentences)) for p in passages]),
+    )
+
+
+def lexical_fingerprint() -> str:
+    """Hash of the lexical code: a saved BM25 is used only by the code that wrote it."""
+    return hashlib.sha1(Path(str(lexical_module.__file__)).read_bytes()).hexdigest()[:16]
+
+
+def _load_lexical(build: Path, manifest: dict[str, Any]) -> tuple[BM25, BM25] | None:
+    path = build / LEXICAL_FILE
+    if manifest.get("lexical") != lexical_fingerprint() or not path.exists():
+        return None
+    with path.open("rb") as handle:
+        loaded: tuple[BM25, BM25] = pickle.load(handle)
+    return loaded
+
+
+def _stored_vectors(store: Store, kind: str, index: faiss.Index) -> np.ndarray:
+    """A build's exact vectors: from a flat index, or from the float16 copy kept beside IVF."""
+    name = {"s": "sentences", "p": "passages"}[kind]
+    copy = store.path / f"{name}.f16.npy"
+    spec = store.manifest.get("vector_index", {}).get(name, {})
+    if is_exact(spec) or _sha256(copy) != store.manifest["checksums"].get(copy.name):
+        return index.reconstruct_n(0, index.ntotal)
+    return np.load(copy).astype(np.float32)
 
 
 def _sha256(path: Path) -> str:
@@ -163,7 +202,7 @@ def _previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
         ("p", old.passage_index, p_texts),
     ):
         if index.ntotal:
-            vectors = index.reconstruct_n(0, index.ntotal)
+            vectors = _stored_vectors(old, kind, index)
             for text, vector in zip(texts, vectors, strict=True):
                 cache[_text_key(kind, text)] = vector
     return cache
@@ -183,9 +222,13 @@ def _embed_cached(
         hit = cache.get(_text_key(kind, text))
         if hit is not None:
             vectors[i] = hit
-    if missing:
-        vectors[missing] = encoder.encode([texts[i] for i in missing], progress=progress)
-    return vectors, len(missing)
+    if not missing:
+        return vectors, 0
+    # Each distinct text is embedded once: boilerplate lines repeat across an archive.
+    distinct = list(dict.fromkeys(texts[i] for i in missing))
+    fresh = dict(zip(distinct, encoder.encode(distinct, progress=progress), strict=True))
+    vectors[missing] = np.array([fresh[texts[i]] for i in missing], dtype=np.float32)
+    return vectors, len(distinct)
 
 
 def build_index(
@@ -196,6 +239,7 @@ def build_index(
     params: dict[str, Any] | None = None,
     progress: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    flat_max: int = FLAT_MAX,
 ) -> BuildReport:
     """Split, embed and save `articles` as a new build, then atomically make it the served one."""
     started = time.perf_counter()
@@ -204,7 +248,7 @@ def build_index(
     with build_lock(index_dir):
         ordered = sorted(articles, key=lambda a: a.id)
         by_id = {a.id: a for a in ordered}
-        sentences = [s for a in ordered for s in split_article(a)]
+        sentences = split_all(ordered, previous_spans(current_build(index_dir)))
         passages = make_passages(sentences, passage_sentences)
         say(f"{len(ordered)} articles, {len(sentences)} sentences, {len(passages)} passages")
         cache = _previous_vectors(index_dir, encoder.name)
@@ -229,8 +273,16 @@ def build_index(
             tmp / "passages.json",
             [[article_no[p.article], p.paragraph, p.first, p.last] for p in passages],
         )
-        faiss.write_index(_flat_index(s_vectors, encoder.dim), str(tmp / "sentences.faiss"))
-        faiss.write_index(_flat_index(p_vectors, encoder.dim), str(tmp / "passages.faiss"))
+        specs = {"sentences": choose_index(len(s_vectors), flat_max)}
+        specs["passages"] = choose_index(len(p_vectors), flat_max)
+        for name, vectors in (("sentences", s_vectors), ("passages", p_vectors)):
+            faiss.write_index(
+                make_index(vectors, encoder.dim, specs[name]), str(tmp / f"{name}.faiss")
+            )
+            if not is_exact(specs[name]):  # the next rebuild reuses vectors from this copy
+                np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
+        with (tmp / LEXICAL_FILE).open("wb") as handle:
+            pickle.dump(lexical_indexes(sentences, passages), handle, protocol=5)
         save_history(record(build_id, ordered, sentences, current_build(index_dir)), tmp)
         manifest = {
             "format": FORMAT_VERSION,
@@ -246,7 +298,10 @@ def build_index(
             },
             "articles": {a.id: a.content_hash for a in ordered},
             "params": params or {},
-            "checksums": {name: _sha256(tmp / name) for name in (*DATA_FILES, HISTORY_FILE)},
+            "vector_index": specs,
+            "lexical": lexical_fingerprint(),
+            "splitter": splitter_fingerprint(),
+            "checksums": {name: _sha256(tmp / name) for name in _written(tmp)},
         }
         _write_json(tmp / "manifest.json", manifest)
         final = builds / build_id
@@ -262,6 +317,11 @@ def build_index(
         reused=len(s_texts) + len(p_texts) - s_new - p_new,
         seconds=time.perf_counter() - started,
     )
+
+
+def _written(tmp: Path) -> list[str]:
+    """Every data file of a build folder being written (all but the manifest)."""
+    return sorted(p.name for p in tmp.iterdir() if p.name != "manifest.json")
 
 
 def _point_to(index_dir: Path, build: Path) -> None:
@@ -332,6 +392,12 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
                 f"the index file {name} at {index_dir} fails its checksum (damaged or "
                 "truncated); rebuild it with `storybot index`"
             )
+    if LEXICAL_FILE in manifest.get("checksums", {}):
+        path = build / LEXICAL_FILE
+        if not path.exists() or (verify and _sha256(path) != manifest["checksums"][LEXICAL_FILE]):
+            raise IndexCorrupt(
+                f"the index file {LEXICAL_FILE} at {index_dir} is missing or damaged"
+            )
     try:
         raw_articles = json.loads((build / "articles.json").read_text(encoding="utf-8"))
         articles = [Article(**a) for a in raw_articles]
@@ -339,7 +405,11 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         raw_passages = json.loads((build / "passages.json").read_text(encoding="utf-8"))
         sentence_index = faiss.read_index(str(build / "sentences.faiss"))
         passage_index = faiss.read_index(str(build / "passages.faiss"))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        specs = manifest.get("vector_index", {})
+        ready(sentence_index, specs.get("sentences", {}))
+        ready(passage_index, specs.get("passages", {}))
+        lexical = _load_lexical(build, manifest)
+    except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise IndexCorrupt(f"the index at {index_dir} cannot be read: {exc}") from exc
     sentences = [
         Sentence(articles[a].id, para, start, end, articles[a].body[start:end])
@@ -356,4 +426,5 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         passages=passages,
         sentence_index=sentence_index,
         passage_index=passage_index,
+        lexical=lexical,
     )

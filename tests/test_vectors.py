@@ -1,0 +1,103 @@
+"""Vector indexes by size, saved BM25, and rebuilds that redo only what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.corpus import generate
+from index.articles import load_articles
+from index.errors import IndexCorrupt
+from index.search import search
+from index.store import build_index, load_store
+from index.vectors import choose_index
+from support import FakeEmbedder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated corpus of 60 articles (real SQuAD/seed sentences recombined), seeded."""
+    return generate(1200, seed=7, folder=tmp_path_factory.mktemp("corpus")).stories
+
+
+def test_index_type_follows_corpus_size() -> None:
+    assert choose_index(1000)["type"] == "flat"
+    big = choose_index(1_000_000)
+    assert big["type"] == "ivf-sq8" and 1 <= big["nprobe"] < big["nlist"]
+
+
+def test_ivf_is_recorded_and_recalls_what_exact_search_finds(corpus: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(corpus)
+    build_index(articles, tmp_path / "flat", FakeEmbedder())
+    report = build_index(articles, tmp_path / "ivf", FakeEmbedder(), flat_max=100)
+    flat, store = load_store(tmp_path / "flat"), load_store(tmp_path / "ivf")
+    assert flat.manifest["vector_index"]["sentences"] == {"type": "flat"}
+    spec = store.manifest["vector_index"]["sentences"]
+    assert spec["type"] == "ivf-sq8" and spec["nlist"] > 1
+    assert store.sentence_index.ntotal == report.sentences
+    vectors = flat.sentence_index.reconstruct_n(0, flat.sentence_index.ntotal)
+    assert np.allclose(
+        store.sentence_index.reconstruct_batch(np.arange(50)), vectors[:50], atol=0.02
+    )
+    queries = vectors[:: max(1, len(vectors) // 50)]
+    truth, _ = flat.sentence_index.search(queries, 10)
+    _, found = store.sentence_index.search(queries, 10)
+    # Tie-aware recall@10: a found sentence counts if it is as close as the 10th exact one.
+    true_scores = np.take_along_axis(queries @ vectors.T, found, axis=1)
+    recall = np.mean(true_scores >= truth[:, -1:] - 1e-4)
+    assert recall >= 0.95
+
+
+def test_ivf_and_flat_builds_answer_alike(corpus: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(corpus)
+    encoder = FakeEmbedder()
+    build_index(articles, tmp_path / "flat", encoder)
+    build_index(articles, tmp_path / "ivf", encoder, flat_max=100)
+    flat, ivf = load_store(tmp_path / "flat"), load_store(tmp_path / "ivf")
+    question = flat.sentences[40].text
+    assert search(flat, encoder, question).hits[0].index == 40
+    assert search(ivf, encoder, question).hits[0].index == 40
+
+
+def test_rebuild_after_one_changed_article_embeds_and_splits_only_it(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles, _ = load_articles(corpus)
+    build_index(articles, tmp_path / "index", FakeEmbedder(), flat_max=100)
+    changed = sorted(corpus.iterdir())[3]
+    changed.write_text(changed.read_text() + "\nA brand new closing line about grain exports.\n")
+    articles, _ = load_articles(corpus)
+    split_calls: list[str] = []
+    import index.previous as previous
+
+    real_split = previous.split_article
+    monkeypatch.setattr(
+        previous, "split_article", lambda a: split_calls.append(a.id) or real_split(a)
+    )
+    encoder = FakeEmbedder()
+    report = build_index(articles, tmp_path / "index", encoder, flat_max=100)
+    assert split_calls == [changed.name]
+    # The new sentence, the passage it joined (and its word pieces, where the build keeps them).
+    assert encoder.texts <= 4, encoder.texts
+    assert 0 < report.embedded < 10 and report.reused > 1000
+    build_index(articles, tmp_path / "fresh", FakeEmbedder())
+    rebuilt, fresh = load_store(tmp_path / "index"), load_store(tmp_path / "fresh")
+    expected = fresh.sentence_index.reconstruct_n(0, fresh.sentence_index.ntotal)
+    got = rebuilt.sentence_index.reconstruct_batch(np.arange(len(expected)))
+    assert np.allclose(got, expected, atol=0.02)
+    assert [s.text for s in rebuilt.sentences] == [s.text for s in fresh.sentences]
+
+
+def test_bm25_is_saved_with_the_build_and_checked(stories_dir: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", FakeEmbedder())
+    store = load_store(tmp_path / "index")
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert "lexical.pkl" in manifest["checksums"]
+    assert store.sentence_bm25.n_docs == len(store.sentences)
+    (tmp_path / "index" / "lexical.pkl").write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match="lexical"):
+        load_store(tmp_path / "index")

@@ -1,0 +1,104 @@
+"""Hot reload: a running bot swaps in a new index without a restart and without a failed answer."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import app as bot_app
+from bot.engine import Engine, build
+from bot.settings import BotSettings
+from botrunner import running_bot
+from fakebot import FakeBotAPI
+from index.embedder import Embedder
+from index.store import current_build
+from support import FakeEmbedder
+
+GRAIN = "Grain exports resumed on Tuesday as ships left the port of Odesa under naval escort."
+QUESTIONS = ["Which port did the grain ships leave from?", "Who is Steve Witkoff?"]
+APOLOGY = "Sorry, something went wrong"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def own_index(seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path) -> BotSettings:
+    """A private copy of the built seed index and its stories, free to rebuild."""
+    shutil.copytree(seed_settings.stories, tmp_path / "stories")
+    shutil.copytree(seed_settings.index.parent, tmp_path / "var", symlinks=True)
+    return seed_settings.model_copy(
+        update={"stories": tmp_path / "stories", "index": tmp_path / "var" / "index"}
+    )
+
+
+async def test_answers_continue_through_a_rebuild_and_then_come_from_it(
+    server: FakeBotAPI,
+    own_index: BotSettings,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bot_app, "RELOAD_SECONDS", 0.05)
+    engine = Engine(own_index.model_copy(update={"rate_limit": 0}), embedder)
+    old_build = engine.store.build_id
+    asked = 0
+
+    def ask(n: int) -> None:
+        server.private_text(QUESTIONS[n % 2], user_id=6000 + n % 5)
+
+    async with running_bot(server, engine.settings, engine):
+        for _ in range(4):
+            ask(asked)
+            asked += 1
+        await server.await_for("sendMessage", asked, timeout=30)
+        (own_index.stories / "grain.txt").write_text(GRAIN + "\n", encoding="utf-8")
+        rebuild = asyncio.create_task(asyncio.to_thread(build, own_index, embedder))
+        while not rebuild.done() or engine.store.build_id == old_build:
+            ask(asked)
+            asked += 1
+            await asyncio.sleep(0.02)
+            assert asked < 2000, "the new build was never picked up"
+        swapped_at = asked
+        for _ in range(4):
+            ask(asked)
+            asked += 1
+        await server.await_for("sendMessage", asked, timeout=60)
+        server.wait_idle()
+    sent = server.sent()
+    per_question = Counter((p["chat_id"], p["reply_parameters"]["message_id"]) for p in sent)
+    assert len(sent) == asked and set(per_question.values()) == {1}
+    assert not any(APOLOGY in p["text"] for p in sent)
+    assert [c for c in server.calls if c.method == "sendMessage" and not c.ok] == []
+    grain_answers = [p["text"] for p in sent if "Odesa" in p["text"]]
+    assert len(grain_answers) >= 2, "questions after the swap are answered from the new story"
+    assert not any("Odesa" in p["text"] for p in sent[:4]), "and not before it"
+    assert any("not in the story" in p["text"] for p in sent[:4] if p["chat_id"] == 6000)
+    assert engine.store.path == current_build(own_index.index)
+    assert swapped_at > 4
+
+
+def test_a_damaged_new_build_is_refused_and_the_old_one_keeps_serving(
+    stories_dir: Path, tmp_path: Path
+) -> None:
+    settings = BotSettings(stories=stories_dir, index=tmp_path / "index", token=None)
+    encoder = FakeEmbedder()
+    build(settings, encoder)
+    engine = Engine(settings, encoder)
+    before = engine.ask("Who is Steve Witkoff?").text
+    (stories_dir / "grain.txt").write_text(GRAIN + "\n", encoding="utf-8")
+    report, _ = build(settings, encoder)
+    damaged = report.path / "sentences.faiss"
+    damaged.write_bytes(damaged.read_bytes()[:-7])
+    assert engine.reload_if_changed() is False
+    assert engine.ask("Who is Steve Witkoff?").text == before
+    report, _ = build(settings, encoder)
+    assert engine.reload_if_changed() is True
+    assert engine.store.path == report.path

@@ -10,6 +10,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -113,12 +116,40 @@ def configure_logging(settings: BotSettings) -> None:
         redact_in_logs(settings.token.get_secret_value())
 
 
+def webhook_options(settings: BotSettings) -> dict[str, Any]:
+    """`start_webhook`/`run_webhook` arguments: listen on $PORT at the URL's path, with a secret.
+
+    Without `STORYBOT_WEBHOOK_SECRET` a random secret is made per start (Telegram is told it
+    by `setWebhook`), so a forged POST without it is refused; it is never logged.
+    """
+    assert settings.webhook_url, "webhook mode needs STORYBOT_WEBHOOK_URL"
+    secret = (
+        settings.webhook_secret.get_secret_value()
+        if settings.webhook_secret
+        else secrets.token_urlsafe(32)
+    )
+    redact_in_logs(secret)
+    return {
+        "listen": "0.0.0.0",
+        "port": settings.port,
+        "url_path": urlsplit(settings.webhook_url).path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
 def run_bot(settings: BotSettings) -> None:
-    """Load the index, then long-poll Telegram until interrupted."""
+    """Load the index, then serve Telegram (webhook or long polling) until interrupted."""
     configure_logging(settings)
     # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = open_engine(settings)
     application = build_application(settings, engine)
+    if settings.webhook_url:
+        options = webhook_options(settings)
+        log.info("storybot is listening for webhook calls on port %s", options["port"])
+        application.run_webhook(**options)
+        return
     log.info("storybot is polling %s", settings.api_urls()[0])
     application.run_polling(allowed_updates=Update.ALL_TYPES)

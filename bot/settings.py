@@ -24,6 +24,19 @@ class BotSettings(IndexSettings):
         default=Path("var/state.db"), description="Per-chat state (SQLite file, or :memory:)."
     )
     citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
+    webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to; unset means long polling.",
+    )
+    port: int = Field(
+        default=8080,
+        validation_alias=AliasChoices("PORT", "port"),
+        description="Port the webhook server listens on (hosting platforms set PORT).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret Telegram sends with each webhook call; generated when unset.",
+    )
     query_encoder: Literal["onnx", "torch"] = Field(
         default="onnx",
         description="Encode questions with the model's ONNX export (fast start, no torch) or "

@@ -7,6 +7,7 @@ character offsets into `Article.body`. A file that cannot be read is reported, n
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from index.errors import BadArticle
 
 SUFFIXES = (".txt", ".md")
 MAX_BYTES = 20 * 1024 * 1024
+MAX_FIELD_CHARS = 500
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]*")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
@@ -69,11 +71,18 @@ def _split_front_matter(text: str, rel: str) -> tuple[dict[str, object], str]:
     return meta, text[match.end() :]
 
 
-def _text_field(meta: dict[str, object], key: str) -> str | None:
+def _text_field(meta: dict[str, object], key: str, rel: str) -> str | None:
     value = meta.get(key)
     if value is None or value == "":
         return None
-    return str(value).strip()
+    # A list or mapping is no title, and printing one can be ruinous: a YAML alias "billion
+    # laughs" is a few lines of front matter whose text runs to gigabytes.
+    if not isinstance(value, str | int | float | datetime.date):
+        raise BadArticle(f"{rel}: front matter field {key!r} must be text, not a list or mapping")
+    text = str(value).strip()
+    if len(text) > MAX_FIELD_CHARS:
+        raise BadArticle(f"{rel}: front matter field {key!r} is over {MAX_FIELD_CHARS} characters")
+    return text
 
 
 def parse_article(rel: str, raw: bytes) -> Article:
@@ -93,15 +102,15 @@ def parse_article(rel: str, raw: bytes) -> Article:
         meta, body = _split_front_matter(text, rel)
     if not body.strip():
         raise BadArticle(f"{rel}: has no body text")
-    url = _text_field(meta, "url")
+    url = _text_field(meta, "url", rel)
     if url and not re.match(r"^https?://", url):
         raise BadArticle(f"{rel}: url must start with http:// or https://")
     return Article(
         id=rel,
-        title=_text_field(meta, "title") or title_from_name(rel),
+        title=_text_field(meta, "title", rel) or title_from_name(rel),
         url=url,
-        published=_text_field(meta, "published") or _date_from_name(rel),
-        updated=_text_field(meta, "updated"),
+        published=_text_field(meta, "published", rel) or _date_from_name(rel),
+        updated=_text_field(meta, "updated", rel),
         body=body,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )

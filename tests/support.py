@@ -37,3 +37,36 @@ class FakeEmbedder:
             norm = np.linalg.norm(out[row])
             out[row] /= norm or 1.0
         return out
+
+
+HUGE_STORY_BYTES = 50 * 1024 * 1024
+YAML_BOMB = (
+    "---\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(
+        f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n"
+        for p, k in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    + "title: *h\n---\nBody text.\n"
+)
+
+
+def write_bad_stories(folder: Path) -> dict[str, str]:
+    """Write one story file of each broken kind into `folder`; name → words its report must use.
+
+    The 50 MB file is sparse, so it costs no disk and, if the loader is right, no reading.
+    """
+    (folder / "latin1.txt").write_bytes("Café news.".encode("latin-1"))
+    (folder / "empty.txt").write_text("   \n")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
+    (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\nBody text.\n")
+    (folder / "bomb.md").write_text(YAML_BOMB)
+    with (folder / "huge.txt").open("wb") as handle:
+        handle.truncate(HUGE_STORY_BYTES)
+    return {
+        "latin1.txt": "UTF-8",
+        "empty.txt": "empty",
+        "binary.txt": "binary",
+        "broken.md": "front matter",
+        "bomb.md": "front matter field 'title' must be text",
+        "huge.txt": "too large",
+    }

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from index.articles import load_articles, title_from_name
+from support import HUGE_STORY_BYTES, write_bad_stories
 
 
 @pytest.mark.parametrize(
@@ -38,3 +39,42 @@ def test_oversized_file_is_skipped(stories_dir: Path) -> None:
     articles, problems = load_articles(stories_dir, max_bytes=5000)
     assert [p.path for p in problems] == ["huge.txt"]
     assert len(articles) == 1
+
+
+def test_every_kind_of_bad_file_is_reported_without_reading_the_huge_one(
+    stories_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = write_bad_stories(stories_dir)
+    read: list[str] = []
+    real_read_bytes = Path.read_bytes
+
+    def recording_read_bytes(path: Path) -> bytes:
+        read.append(path.name)
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
+    articles, problems = load_articles(stories_dir)
+    assert [a.id for a in articles] == ["2025-04-23-london-talks.txt"]
+    reasons = {p.path: p.reason for p in problems}
+    assert set(reasons) == set(expected)
+    for name, words in expected.items():
+        assert words in reasons[name], (name, reasons[name])
+    assert (stories_dir / "huge.txt").stat().st_size == HUGE_STORY_BYTES
+    assert "huge.txt" not in read, "a file too large to index is rejected by its size alone"
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "reason"),
+    [
+        ("title: [a, list]", "'title' must be text"),
+        ("url: {a: mapping}", "'url' must be text"),
+        (f"title: {'x' * 501}", "'title' is over 500 characters"),
+    ],
+)
+def test_front_matter_fields_must_be_short_text(
+    stories_dir: Path, front_matter: str, reason: str
+) -> None:
+    (stories_dir / "odd.md").write_text(f"---\n{front_matter}\n---\nBody text.\n")
+    _, problems = load_articles(stories_dir)
+    assert [p.path for p in problems] == ["odd.md"]
+    assert reason in problems[0].reason

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.settings import BotSettings
+from support import write_bad_stories
 
 CITATION_KEYS = ("article", "title", "url", "paragraph", "sentence", "start", "end", "score")
 
@@ -99,6 +100,23 @@ def test_index_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no readable .txt or .md stories" in result.output
     assert "Traceback" not in result.output
+
+
+def test_index_names_every_bad_file_indexes_the_rest_and_strict_fails(
+    stories_dir: Path, tmp_path: Path
+) -> None:
+    bad = write_bad_stories(stories_dir)
+    args = ["index", "--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0
+    assert "Indexed 1 articles" in result.output
+    for name, words in bad.items():
+        (line,) = [x for x in result.output.splitlines() if f"warning: skipped {name}:" in x]
+        assert words in line
+    assert "Traceback" not in result.output
+    strict = CliRunner().invoke(cli, [*args, "--strict"])
+    assert strict.exit_code == 1
+    assert f"{len(bad)} story file(s) skipped (--strict)" in strict.output
 
 
 def test_chat_answers_piped_questions_and_exits(folders: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""A build killed with SIGKILL at any point leaves the previous index serving, unchanged.
+"""Index safety: a build killed at any point leaves the old index serving; damage is refused.
 
 Each build runs in a subprocess whose encoder and file writes announce themselves on stdout; the
 test waits for the announcement of a stage and kills the process there, while it is paused. Then
@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import cli
+from bot.engine import Engine
+from bot.settings import BotSettings
 from index.articles import load_articles
-from index.errors import IndexBusy
+from index.errors import IndexBusy, IndexCorrupt
 from index.search import search
 from index.store import build_index, build_lock, current_build, load_store
 from support import ROOT, FakeEmbedder
@@ -139,3 +146,42 @@ def test_a_second_build_cannot_interleave_with_a_running_one(served: tuple[Path,
     finally:
         kill(process)
     assert answers(index_dir) == before
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "words"),
+    [
+        ("sentences.faiss", _truncate, "fails its checksum"),
+        ("articles.json", _flip_a_byte, "fails its checksum"),
+        ("passages.json", Path.unlink, "is missing"),
+    ],
+)
+def test_a_damaged_index_file_is_refused_by_name(
+    served: tuple[Path, Path], name: str, damage: Callable[[Path], None], words: str
+) -> None:
+    _, index_dir = served
+    damage(index_dir / name)
+    with pytest.raises(IndexCorrupt, match=rf"{re.escape(name)}.*{words}|{words}.*{name}"):
+        load_store(index_dir)
+
+
+def test_storybot_ask_on_a_damaged_index_says_so_without_a_traceback(
+    seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path
+) -> None:
+    shutil.copytree(seed_settings.index.parent, tmp_path / "var", symlinks=True)
+    _truncate(tmp_path / "var" / "index" / "sentences.faiss")
+    args = ["--stories", str(seed_settings.stories), "--index", str(tmp_path / "var" / "index")]
+    result = CliRunner().invoke(cli, ["ask", *args, "Who is Steve Witkoff?"])
+    assert result.exit_code == 1
+    assert "sentences.faiss" in result.output and "checksum" in result.output
+    assert "Traceback" not in result.output

@@ -183,6 +183,122 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
         ) from None
 
 
+@cli.command("eval")
+@click.option(
+    "--set",
+    "names",
+    multiple=True,
+    type=click.Choice(["dev", "test", "seed"]),
+    help="Sets to run (repeatable) [default: dev, test and seed].",
+)
+@click.option(
+    "--squad",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("../shared/eval/squad2"),
+    show_default=True,
+    help="Folder holding SQuAD 2.0 dev.json and test.json.",
+)
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("tests/data/seed_questions.json"),
+    show_default=True,
+    help="Seed question file; its story is read from --stories.",
+)
+@click.option(
+    "--stories",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("stories"),
+    show_default=True,
+)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("var/eval"),
+    show_default=True,
+    help="Where evaluation indexes are kept, keyed by content and config.",
+)
+def eval_command(
+    names: tuple[str, ...], squad: Path, seed: Path, stories: Path, cache: Path
+) -> None:
+    """Score answer quality on labelled question sets and print a Markdown table.
+
+    Example: storybot eval --set test --set seed
+    """
+    from bot.evaluate import evaluate, load_sets, table
+    from index.embedder import Embedder
+    from index.search import default_params
+
+    settings = BotSettings()
+    try:
+        sets = load_sets(list(names or ("dev", "test", "seed")), squad, seed, stories)
+        encoder = Embedder(settings.model_path())
+        reports = evaluate(sets, cache, encoder, default_params(), settings.passage_sentences)
+    except StorybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(table(reports))
+
+
+@cli.command()
+@click.option(
+    "--dev",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("../shared/eval/squad2/dev.json"),
+    show_default=True,
+    help="The SQuAD 2.0 file to fit on (never test.json).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("var/eval"),
+    show_default=True,
+)
+@click.option(
+    "--max-false-decline",
+    type=click.FloatRange(0.0, 0.5),
+    default=0.02,
+    show_default=True,
+    help="Share of dev questions that should pass that the thresholds may decline.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write the parameters [default: index/params.json].",
+)
+def tune(dev: Path, cache: Path, max_false_decline: float, output: Path | None) -> None:
+    """Fit ranking weights, confidence models and thresholds on dev; write index/params.json.
+
+    Example: storybot tune --dev ../shared/eval/squad2/dev.json
+    """
+    from importlib import resources
+
+    from index.embedder import Embedder
+    from index.evalsets import load_squad
+    from index.search import default_params
+    from index.tuning import tune_on, write_params
+
+    if dev.name == "test.json":
+        raise click.ClickException("tuning on test.json is not allowed; pass a dev file")
+    settings = BotSettings()
+    target = output or Path(str(resources.files("index").joinpath("params.json")))
+    try:
+        params = tune_on(
+            load_squad(dev),
+            cache,
+            Embedder(settings.model_path()),
+            default_params(),
+            settings.passage_sentences,
+            max_false_decline,
+        )
+    except StorybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_params(params, target)
+    click.echo(
+        f"Wrote {target}: threshold {params['threshold']}, related {params['related_threshold']}"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="storybot")

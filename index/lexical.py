@@ -74,12 +74,26 @@ class BM25:
             self.postings[token] = (ids, weights.astype(np.float32))
 
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a token (0 for unseen tokens)."""
+        """Inverse document frequency of a token; an unseen token counts as the rarest.
+
+        So a question's total IDF includes the words the stories never use, and "share of the
+        question's rare words matched" drops for questions about something else.
+        """
         entry = self.postings.get(token)
-        if entry is None:
-            return 0.0
-        df = len(entry[0])
+        df = 0 if entry is None else len(entry[0])
         return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def coverage(self, query: Sequence[str]) -> np.ndarray:
+        """Per document, the share of the query's total IDF carried by tokens it contains."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        total = 0.0
+        for token in set(query):
+            idf = self.idf(token)
+            total += idf
+            entry = self.postings.get(token)
+            if entry is not None:
+                out[entry[0]] += idf
+        return out / total if total > 0 else out
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for the query tokens (repeats count once)."""

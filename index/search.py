@@ -1,10 +1,15 @@
 """Search: hybrid dense + lexical retrieval of the sentence that answers a question.
 
-Each candidate sentence gets a few signals — its own cosine to the question, its passage's cosine,
-and BM25 for both, normalised by the question's total IDF so they read as "share of the question's
-rare words matched" — combined with weights fitted on the SQuAD dev set (`index/params.json`).
-`confidence` is a logistic answerability score of the best candidate; the threshold that turns it
-into answered/declined was fitted on dev too and travels in the index manifest.
+Each candidate sentence gets a few signals — the cosine of the question to the sentence read with
+its title and previous sentence, to its passage, BM25 and IDF coverage of the question's words
+(each as a share of the question's total IDF), and a soft word-by-word match of contextual token
+vectors (index/tokens.py) — combined linearly with weights fitted on the SQuAD dev set by
+`storybot tune` (index/tuning.py, written to `index/params.json`).
+
+`confidence` = P(on topic) × P(answered | on topic), two logistic models of the best candidates'
+signals, also fitted on dev. `related` (the story touches on this) compares P(on topic) with
+`related_threshold`; `answered` compares `confidence` with `threshold`. Both thresholds are fitted
+on dev and travel in the index manifest.
 """
 
 from __future__ import annotations
@@ -22,9 +27,29 @@ from index.embedder import Encoder
 from index.lexical import tokenize
 from index.splitter import Sentence
 from index.store import Store
+from index.tokens import EMPTY, Tokens, encode_with_tokens
 
-FEATURES = ("dense", "dense_passage", "bm25", "bm25_passage")
-CONFIDENCE_FEATURES = ("score", "dense", "bm25", "bm25_passage", "margin")
+FEATURES = (
+    "dense",
+    "dense_passage",
+    "bm25",
+    "bm25_passage",
+    "coverage",
+    "soft",
+    "soft_uniform",
+)
+SIGNALS = (
+    "score",
+    "margin",
+    "dense",
+    "dense_passage",
+    "coverage",
+    "soft",
+    "dense_max",
+    "dense_passage_max",
+    "coverage_max",
+    "soft_max",
+)
 
 
 @dataclass(frozen=True)
@@ -63,54 +88,58 @@ def _params(store: Store, override: dict[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
+def candidates(
+    store: Store, query: np.ndarray, bm25_s: np.ndarray, bm25_p: np.ndarray, pool: int
+) -> np.ndarray:
+    """Sentence ids worth scoring: dense and BM25 top sentences, and the top passages' sentences.
+
+    A story of at most `pool` sentences is scored whole.
+    """
+    n = len(store.sentences)
+    if n <= pool:
+        return np.arange(n, dtype=np.int64)
+    k_p = min(max(pool // 4, 8), len(store.passages))
+    _, s_ids = store.sentence_index.search(query, pool)
+    _, p_ids = store.passage_index.search(query, k_p)
+    ids = {int(i) for i in s_ids[0] if i >= 0}
+    ids.update(int(i) for i in np.argpartition(-bm25_s, pool - 1)[:pool] if bm25_s[i] > 0)
+    passages = {int(p) for p in p_ids[0] if p >= 0}
+    if len(bm25_p) > k_p:
+        passages.update(int(p) for p in np.argpartition(-bm25_p, k_p - 1)[:k_p] if bm25_p[p] > 0)
+    for p in passages:
+        ids.update(range(store.passages[p].first, store.passages[p].last))
+    return np.array(sorted(ids), dtype=np.int64)
+
+
 def candidate_features(
-    store: Store, qvec: np.ndarray, qtokens: list[str], pool: int = 64
+    store: Store, qvec: np.ndarray, question: str, qtokens: Tokens = EMPTY, pool: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate sentence ids and their feature rows (columns in FEATURES order)."""
-    n = len(store.sentences)
-    if n == 0:
+    if not store.sentences:
         return np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES)), dtype=np.float32)
     query = qvec.reshape(1, -1).astype(np.float32)
-    k_s = min(pool, n)
-    k_p = min(max(pool // 4, 8), len(store.passages))
-    _, s_ids = store.sentence_index.search(query, k_s)
-    _, p_ids = store.passage_index.search(query, k_p)
-    idf_total = sum(store.sentence_bm25.idf(t) for t in set(qtokens)) or 1.0
-    bm25_s = store.sentence_bm25.scores(qtokens) / idf_total
-    bm25_p = store.passage_bm25.scores(qtokens) / idf_total
-
-    ids = set(int(i) for i in s_ids[0] if i >= 0)
-    if qtokens:
-        ids.update(int(i) for i in np.argsort(-bm25_s)[:k_s] if bm25_s[i] > 0)
-        for p in np.argsort(-bm25_p)[:k_p]:
-            if bm25_p[p] > 0:
-                passage = store.passages[int(p)]
-                ids.update(range(passage.first, passage.last))
-    for p in p_ids[0]:
-        if p >= 0:
-            passage = store.passages[int(p)]
-            ids.update(range(passage.first, passage.last))
-    cand = np.array(sorted(ids), dtype=np.int64)
-
-    dense = _cosines(store.sentence_index, cand, query)
+    words = tokenize(question)
+    idf_total = sum(store.sentence_bm25.idf(t) for t in set(words)) or 1.0
+    bm25_s = store.sentence_bm25.scores(words) / idf_total
+    bm25_p = store.passage_bm25.scores(words) / idf_total
+    cand = candidates(store, query, bm25_s, bm25_p, pool)
     passage_ids = store.passage_of[cand]
-    dense_p = _cosines(store.passage_index, np.unique(passage_ids), query)
-    dense_p_map = dict(zip(np.unique(passage_ids).tolist(), dense_p.tolist(), strict=True))
-    features = np.column_stack(
-        [
-            dense,
-            np.array([dense_p_map[int(p)] for p in passage_ids], dtype=np.float32),
-            bm25_s[cand],
-            bm25_p[passage_ids],
-        ]
-    ).astype(np.float32)
-    return cand, features
+    unique_p, inverse = np.unique(passage_ids, return_inverse=True)
+    columns = [
+        _cosines(store.sentence_index, cand, query),
+        _cosines(store.passage_index, unique_p, query)[inverse],
+        bm25_s[cand],
+        bm25_p[passage_ids],
+        store.sentence_bm25.coverage(words)[cand],
+        *store.tokens.soft_match(qtokens, cand).T,
+    ]
+    return cand, np.column_stack(columns).astype(np.float32)
 
 
 def _cosines(index: Any, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
     if len(ids) == 0:
         return np.zeros(0, dtype=np.float32)
-    vectors = np.vstack([index.reconstruct(int(i)) for i in ids])
+    vectors = index.reconstruct_batch(ids.astype(np.int64))
     return (vectors @ query[0]).astype(np.float32)
 
 
@@ -118,38 +147,51 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
 
-def confidence_inputs(scores: np.ndarray, features: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """The answerability signals of the best candidate (CONFIDENCE_FEATURES order)."""
+def signals(scores: np.ndarray, features: np.ndarray) -> dict[str, float]:
+    """The answerability signals of a question's candidates (SIGNALS names)."""
+    order = np.argsort(-scores, kind="stable")
     top = order[0]
-    margin = float(scores[top] - scores[order[1]]) if len(order) > 1 else float(scores[top])
-    return np.array(
-        [scores[top], features[top, 0], features[top, 2], features[top, 3], margin],
-        dtype=np.float32,
-    )
+    column = {name: features[:, i] for i, name in enumerate(FEATURES)}
+    margin = scores[top] - scores[order[1]] if len(order) > 1 else scores[top]
+    out = {"score": scores[top], "margin": margin}
+    for name in ("dense", "dense_passage", "coverage", "soft"):
+        out[name] = column[name][top]
+        out[f"{name}_max"] = column[name].max()
+    return {k: float(v) for k, v in out.items()}
+
+
+def probability(model: dict[str, Any], values: dict[str, float]) -> float:
+    """A logistic model's output: `{"weights": {signal: w}, "bias": b}` applied to signals."""
+    z = float(model["bias"]) + sum(float(w) * values[n] for n, w in model["weights"].items())
+    return _logistic(z)
 
 
 def rank(
-    store: Store, qvec: np.ndarray, question: str, k: int = 10, params: dict[str, Any] | None = None
+    store: Store,
+    qvec: np.ndarray,
+    question: str,
+    k: int = 10,
+    params: dict[str, Any] | None = None,
+    qtokens: Tokens = EMPTY,
 ) -> SearchResult:
     """Rank sentences for an already-encoded question."""
     p = _params(store, params)
-    qtokens = tokenize(question)
-    cand, features = candidate_features(store, qvec, qtokens, int(p.get("pool", 64)))
+    cand, features = candidate_features(store, qvec, question, qtokens, int(p.get("pool", 64)))
     if len(cand) == 0:
         return SearchResult(question, [], 0.0, False, False)
-    weights = np.array([p["weights"][name] for name in FEATURES], dtype=np.float32)
+    weights = np.array([p["weights"].get(name, 0.0) for name in FEATURES], dtype=np.float32)
     scores = features @ weights
     order = np.argsort(-scores, kind="stable")
-    signals = confidence_inputs(scores, features, order)
-    conf_w = np.array([p["confidence"]["weights"][n] for n in CONFIDENCE_FEATURES])
-    confidence = _logistic(float(signals @ conf_w) + float(p["confidence"]["bias"]))
+    values = signals(scores, features)
+    topic = probability(p["topic"], values)
+    confidence = topic * probability(p["answer"], values)
     hits = [Hit(int(cand[i]), store.sentences[int(cand[i])], float(scores[i])) for i in order[:k]]
     return SearchResult(
         question=question,
         hits=hits,
         confidence=confidence,
         answered=confidence >= float(p["threshold"]),
-        related=confidence >= float(p["related_threshold"]),
+        related=topic >= float(p["related_threshold"]),
     )
 
 
@@ -160,6 +202,6 @@ def search(
     k: int = 10,
     params: dict[str, Any] | None = None,
 ) -> SearchResult:
-    """Encode the question and rank the store's sentences for it."""
-    qvec = encoder.encode([question])[0]
-    return rank(store, qvec, question, k=k, params=params)
+    """Encode the question (and its word pieces) and rank the store's sentences for it."""
+    vectors, tokens = encode_with_tokens(encoder, [question])
+    return rank(store, vectors[0], question, k=k, params=params, qtokens=tokens[0])

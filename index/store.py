@@ -8,6 +8,7 @@ Layout of an index folder (`var/index` by default) — a symlink to the build th
         sentences.json  [article number, paragraph, start, end] per sentence
         passages.json   [article number, paragraph, first, last] per passage
         sentences.faiss / passages.faiss   inner-product FAISS indexes of normalised vectors
+        tokens.npz      each sentence's content word-piece vectors (index/tokens.py)
         history.json    each article's recent versions, for "what's new" (index/versions.py)
 
 A build writes a new folder beside the old ones and then atomically repoints the symlink, so a
@@ -41,10 +42,11 @@ from index.lexical import BM25, tokenize
 from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all, splitter_fingerprint
 from index.splitter import Sentence
+from index.tokens import SentenceTokens, Tokens, sentence_tokens, text_key
 from index.vectors import FLAT_MAX, choose_index, is_exact, make_index, ready
 from index.versions import record, save_history
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_BUILDS = 3
 LEXICAL_FILE = "lexical.pkl"
 DATA_FILES = (
@@ -53,6 +55,7 @@ DATA_FILES = (
     "passages.json",
     "sentences.faiss",
     "passages.faiss",
+    "tokens.npz",
 )
 
 
@@ -67,6 +70,7 @@ class Store:
     passages: list[Passage]
     sentence_index: faiss.Index
     passage_index: faiss.Index
+    tokens: SentenceTokens
     passage_of: np.ndarray = field(init=False)
     sentence_bm25: BM25 = field(init=False)
     passage_bm25: BM25 = field(init=False)
@@ -104,9 +108,23 @@ class BuildReport:
     seconds: float
 
 
-def sentence_input(sentence: Sentence, article: Article) -> str:
-    """What the embedder sees for a sentence: the sentence itself."""
-    return sentence.text
+def sentence_input(sentence: Sentence, article: Article, previous: Sentence | None = None) -> str:
+    """What the embedder sees for a sentence: the title, the previous sentence of its paragraph
+    (which often names who "he" or "the peninsula" is), then the sentence itself."""
+    if previous is not None and (previous.article, previous.paragraph) == (
+        sentence.article,
+        sentence.paragraph,
+    ):
+        return f"{article.title}. {previous.text} {sentence.text}"
+    return f"{article.title}. {sentence.text}"
+
+
+def sentence_inputs(sentences: list[Sentence], articles: dict[str, Article]) -> list[str]:
+    """`sentence_input` for every sentence of an ordered sentence list."""
+    return [
+        sentence_input(s, articles[s.article], sentences[i - 1] if i else None)
+        for i, s in enumerate(sentences)
+    ]
 
 
 def passage_input(passage: Passage, sentences: list[Sentence], article: Article) -> str:
@@ -188,14 +206,17 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """Sentence-text hash → vector from the serving index, so unchanged text is not re-embedded."""
+def _previous_vectors(
+    index_dir: Path, model: str
+) -> tuple[dict[str, np.ndarray], dict[str, Tokens]]:
+    """Text hash → vector (and sentence → token vectors) from the serving index, for reuse."""
     try:
         old = load_store(index_dir, expect_model=model)
     except (IndexNotBuilt, IndexMismatch, IndexCorrupt):
-        return {}
+        return {}, {}
     cache: dict[str, np.ndarray] = {}
-    s_texts = [sentence_input(s, old.articles[s.article]) for s in old.sentences]
+    tokens = {text_key(s.text): old.tokens.get(i) for i, s in enumerate(old.sentences)}
+    s_texts = sentence_inputs(old.sentences, old.articles)
     p_texts = [passage_input(p, old.sentences, old.articles[p.article]) for p in old.passages]
     for kind, index, texts in (
         ("s", old.sentence_index, s_texts),
@@ -205,7 +226,7 @@ def _previous_vectors(index_dir: Path, model: str) -> dict[str, np.ndarray]:
             vectors = _stored_vectors(old, kind, index)
             for text, vector in zip(texts, vectors, strict=True):
                 cache[_text_key(kind, text)] = vector
-    return cache
+    return cache, tokens
 
 
 def _text_key(kind: str, text: str) -> str:
@@ -251,11 +272,12 @@ def build_index(
         sentences = split_all(ordered, previous_spans(current_build(index_dir)))
         passages = make_passages(sentences, passage_sentences)
         say(f"{len(ordered)} articles, {len(sentences)} sentences, {len(passages)} passages")
-        cache = _previous_vectors(index_dir, encoder.name)
-        s_texts = [sentence_input(s, by_id[s.article]) for s in sentences]
+        cache, token_cache = _previous_vectors(index_dir, encoder.name)
+        s_texts = sentence_inputs(sentences, by_id)
         p_texts = [passage_input(p, sentences, by_id[p.article]) for p in passages]
         s_vectors, s_new = _embed_cached("s", s_texts, encoder, cache, progress)
         p_vectors, p_new = _embed_cached("p", p_texts, encoder, cache, progress)
+        tokens, _ = sentence_tokens([s.text for s in sentences], encoder, token_cache)
 
         builds = _builds_dir(index_dir)
         builds.mkdir(parents=True, exist_ok=True)
@@ -283,6 +305,7 @@ def build_index(
                 np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
         with (tmp / LEXICAL_FILE).open("wb") as handle:
             pickle.dump(lexical_indexes(sentences, passages), handle, protocol=5)
+        tokens.save(tmp / "tokens.npz")
         save_history(record(build_id, ordered, sentences, current_build(index_dir)), tmp)
         manifest = {
             "format": FORMAT_VERSION,
@@ -409,6 +432,7 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         ready(sentence_index, specs.get("sentences", {}))
         ready(passage_index, specs.get("passages", {}))
         lexical = _load_lexical(build, manifest)
+        tokens = SentenceTokens.load(build / "tokens.npz")
     except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise IndexCorrupt(f"the index at {index_dir} cannot be read: {exc}") from exc
     sentences = [
@@ -416,7 +440,11 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         for a, para, start, end in raw_sentences
     ]
     passages = [Passage(articles[a].id, para, first, last) for a, para, first, last in raw_passages]
-    if sentence_index.ntotal != len(sentences) or passage_index.ntotal != len(passages):
+    if (
+        sentence_index.ntotal != len(sentences)
+        or passage_index.ntotal != len(passages)
+        or tokens.n != len(sentences)
+    ):
         raise IndexCorrupt(f"the index at {index_dir} has vectors and records out of step")
     return Store(
         path=build,
@@ -427,4 +455,5 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         sentence_index=sentence_index,
         passage_index=passage_index,
         lexical=lexical,
+        tokens=tokens,
     )

@@ -12,7 +12,14 @@ from index.articles import load_articles
 from index.embedder import Embedder
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.search import search
-from index.store import build_index, build_lock, current_build, load_store
+from index.store import (
+    FORMAT_VERSION,
+    build_index,
+    build_lock,
+    current_build,
+    load_store,
+    sentence_inputs,
+)
 from support import FakeEmbedder
 
 QUESTIONS = ["Who is Steve Witkoff?", "Why did Rubio cancel?", "What does Kyiv want first?"]
@@ -41,7 +48,7 @@ def test_loaded_vectors_equal_freshly_encoded_ones(
     build_index(articles, tmp_path / "index", embedder)
     store = load_store(tmp_path / "index")
     saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
-    fresh = embedder.encode([s.text for s in store.sentences])
+    fresh = embedder.encode(sentence_inputs(store.sentences, store.articles))
     assert np.allclose(saved, fresh, atol=1e-5)
 
 
@@ -51,7 +58,7 @@ def test_manifest_records_format_model_hashes_and_checksums(
     articles, _ = load_articles(stories_dir)
     build_index(articles, tmp_path / "index", FakeEmbedder())
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format"] == 1
+    assert manifest["format"] == FORMAT_VERSION
     assert manifest["model"] == "fake-bow"
     assert manifest["dim"] == 64
     assert manifest["articles"] == {a.id: a.content_hash for a in articles}

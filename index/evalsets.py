@@ -1,0 +1,182 @@
+"""Evaluation sets: labelled questions over a few stories, with gold sentences as body offsets.
+
+Two kinds are read. A SQuAD 2.0 file (`../shared/eval/squad2/dev.json`) becomes one story per
+article (its paragraphs joined by blank lines); an answerable question's gold sentences are the
+ones containing an annotator's `answer_start`. A seed file (`tests/data/seed_questions.json`)
+names a story in a stories folder and gives each question's gold sentences verbatim.
+
+Gold is kept as `(article id, character offset)` anchors, so any sentence splitter can be scored:
+a sentence is gold when it belongs to the article and its span covers an anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index import passages, splitter, store, tokens
+from index.articles import Article, parse_article
+from index.embedder import Encoder
+from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StorybotError
+from index.splitter import Sentence
+from index.store import Store, build_index, load_store
+
+
+class BadEvalSet(StorybotError):
+    """An evaluation file is missing, malformed or points at text that is not in its story."""
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """A question, its gold anchors (empty when unanswerable) and its kind."""
+
+    question: str
+    gold: tuple[tuple[str, int], ...]
+    kind: str  # "answerable", "unanswerable", "off-topic" or "not-in-story"
+    story: str = ""  # the article id the question is asked about
+
+    @property
+    def answerable(self) -> bool:
+        """True when the story holds the answer."""
+        return bool(self.gold)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A named set of stories and the questions asked about them."""
+
+    name: str
+    articles: tuple[Article, ...]
+    questions: tuple[EvalQuestion, ...]
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the stories' text: the key of the set's cached index."""
+        digest = hashlib.sha256()
+        for article in sorted(self.articles, key=lambda a: a.id):
+            digest.update(f"{article.id}\x00{article.title}\x00{article.content_hash}\x00".encode())
+        return digest.hexdigest()[:16]
+
+
+def is_gold(sentence: Sentence, question: EvalQuestion) -> bool:
+    """Whether the sentence covers one of the question's gold anchors."""
+    return any(
+        article == sentence.article and sentence.start <= offset < sentence.end
+        for article, offset in question.gold
+    )
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadEvalSet(f"cannot read the evaluation set {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadEvalSet(f"{path}: expected a JSON object")
+    return data
+
+
+def load_squad(path: Path) -> EvalSet:
+    """A SQuAD 2.0 file as an EvalSet: one story per article, gold at each `answer_start`."""
+    data = _read_json(path)
+    articles: list[Article] = []
+    questions: list[EvalQuestion] = []
+    entries = data.get("data")
+    if not isinstance(entries, list):
+        raise BadEvalSet(f"{path}: no `data` list; is this a SQuAD 2.0 file?")
+    for entry in entries:
+        title = str(entry["title"]).replace("_", " ")
+        article_id = f"squad/{entry['title']}.txt"
+        body_parts: list[str] = []
+        offset = 0
+        for paragraph in entry["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                anchors = sorted(
+                    {(article_id, offset + int(a["answer_start"])) for a in qa.get("answers", [])}
+                )
+                impossible = bool(qa.get("is_impossible")) or not anchors
+                kind = "unanswerable" if impossible else "answerable"
+                questions.append(
+                    EvalQuestion(
+                        qa["question"].strip(),
+                        () if impossible else tuple(anchors),
+                        kind,
+                        article_id,
+                    )
+                )
+            body_parts.append(context)
+            offset += len(context) + 2
+        body = "\n\n".join(body_parts)
+        article = parse_article(article_id, body.encode("utf-8"))
+        articles.append(
+            Article(article.id, title, None, None, None, article.body, article.content_hash)
+        )
+    return EvalSet(Path(path).stem, tuple(articles), tuple(questions))
+
+
+def load_seed(path: Path, stories: Path) -> EvalSet:
+    """A seed question file (`story`, `answerable[{question, gold}]`, `unanswerable`)."""
+    data = _read_json(path)
+    story = str(data.get("story", ""))
+    story_path = Path(stories) / story
+    try:
+        article = parse_article(story, story_path.read_bytes())
+    except OSError as exc:
+        raise BadEvalSet(f"{path}: its story {story_path} cannot be read: {exc}") from exc
+    questions: list[EvalQuestion] = []
+    for item in data.get("answerable", []):  # type: ignore[attr-defined]
+        anchors = []
+        for text in item["gold"]:
+            found = article.body.find(text)
+            if found < 0:
+                raise BadEvalSet(f"{path}: gold sentence not in {story}: {text[:60]!r}")
+            anchors.append((article.id, found))
+        questions.append(EvalQuestion(item["question"], tuple(anchors), "answerable", story))
+    for item in data.get("unanswerable", []):  # type: ignore[attr-defined]
+        kind = str(item.get("kind", "unanswerable"))
+        questions.append(EvalQuestion(item["question"], (), kind, story))
+    return EvalSet(Path(path).stem, (article,), tuple(questions))
+
+
+def _fingerprint(encoder: Encoder, passage_sentences: int, params: dict[str, Any]) -> str:
+    """What a cached eval index depends on besides its stories: code that shapes it, and config."""
+    digest = hashlib.sha256(f"{encoder.name}\x00{passage_sentences}\x00".encode())
+    digest.update(json.dumps(params, sort_keys=True).encode())
+    for module in (splitter, passages, store, tokens):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def eval_store(
+    evalset: EvalSet,
+    cache_dir: Path,
+    encoder: Encoder,
+    params: dict[str, Any],
+    passage_sentences: int = 5,
+) -> Store:
+    """The set's index, cached under `cache_dir` by content; rebuilt when code or config changed.
+
+    A rebuild reuses every vector whose input text is unchanged, so only a change to what is
+    embedded costs embedding time.
+    """
+    index_dir = Path(cache_dir) / f"{evalset.name}-{evalset.content_hash}"
+    stamp = index_dir.parent / f"{index_dir.name}.fingerprint"
+    fingerprint = _fingerprint(encoder, passage_sentences, params)
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        try:
+            return load_store(index_dir, expect_model=encoder.name)
+        except (IndexNotBuilt, IndexMismatch, IndexCorrupt):
+            pass
+    build_index(
+        list(evalset.articles),
+        index_dir,
+        encoder,
+        passage_sentences=passage_sentences,
+        params=params,
+    )
+    stamp.write_text(fingerprint)
+    return load_store(index_dir, expect_model=encoder.name)

@@ -1,0 +1,161 @@
+"""Token vectors: each sentence's contextual word-piece vectors, for a soft word-by-word match.
+
+A question word counts as matched by a sentence when some word piece of the sentence has a close
+contextual vector (BERTScore-style recall), so "annoyed" finds "angered" and "team" finds
+"delegation" where BM25 sees nothing. Only content word pieces are kept (no stop words,
+punctuation or special tokens), stored as float16. An encoder that cannot give token vectors
+(a test fake) yields empty token lists, and the soft match is then zero everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Embedder, Encoder
+from index.lexical import STOP_WORDS
+from index.onnx_encoder import OnnxEncoder
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Content word-piece ids and their unit vectors for one text."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+
+
+EMPTY = Tokens(np.zeros(0, dtype=np.int32), np.zeros((0, 0), dtype=np.float32))
+
+
+@lru_cache(maxsize=4)
+def _content_mask(tokenizer: Any) -> np.ndarray:
+    vocab = tokenizer.convert_ids_to_tokens(list(range(tokenizer.vocab_size)))
+    return np.array(
+        [
+            not (v.startswith("[") or v in STOP_WORDS or not any(c.isalnum() for c in v))
+            for v in vocab
+        ]
+    )
+
+
+def encode_with_tokens(
+    encoder: Encoder, texts: Sequence[str], batch_size: int = 64
+) -> tuple[np.ndarray, list[Tokens]]:
+    """Sentence vectors and content-token vectors from one forward pass (empty tokens for fakes)."""
+    if isinstance(encoder, OnnxEncoder) and texts:
+        # The torch-free query encoder (index/onnx_encoder.py) gives the same two outputs.
+        vectors, pieces = encoder.encode_tokens(texts, keep=_content_mask(encoder.tokenizer))
+        return vectors, [Tokens(ids, vecs) for ids, vecs in pieces]
+    if not isinstance(encoder, Embedder) or not texts:
+        return encoder.encode(texts), [EMPTY for _ in texts]
+    # Embedder owns the lazily loaded model; one pass gives both outputs, so this costs no more
+    # than encode() for a question.
+    model = encoder._load()
+    mask = _content_mask(model.tokenizer)
+    outputs = model.encode(
+        list(texts), output_value=None, batch_size=batch_size, convert_to_numpy=False
+    )
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    tokens: list[Tokens] = []
+    for row, out in enumerate(outputs):
+        sentence = out["sentence_embedding"].float().numpy()
+        vectors[row] = sentence / (np.linalg.norm(sentence) or 1.0)
+        attended = out["attention_mask"].numpy().astype(bool)
+        ids = out["input_ids"].numpy()[attended]
+        vecs = out["token_embeddings"].float().numpy()[attended]
+        keep = mask[ids]
+        vecs = vecs[keep]
+        vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        tokens.append(Tokens(ids[keep].astype(np.int32), vecs.astype(np.float32)))
+    return vectors, tokens
+
+
+class SentenceTokens:
+    """All sentences' token vectors, concatenated, with per-sentence offsets and word-piece IDF."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, offsets: np.ndarray) -> None:
+        self.ids, self.vectors, self.offsets = ids, vectors, offsets
+        n = len(offsets) - 1
+        owner = np.repeat(np.arange(n), np.diff(offsets))
+        pairs = np.unique(np.stack([ids.astype(np.int64), owner]), axis=1) if len(ids) else ids
+        uniq, df = np.unique(pairs[0], return_counts=True) if len(ids) else (ids, ids)
+        self._df = dict(zip(uniq.tolist(), df.tolist(), strict=True))
+        self.n = n
+
+    @classmethod
+    def from_list(cls, tokens: Sequence[Tokens], dim: int) -> SentenceTokens:
+        """Concatenate per-sentence tokens."""
+        lengths = [len(t.ids) for t in tokens]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        parts = [t.vectors for t in tokens if len(t.ids)]
+        vectors = np.vstack(parts).astype(np.float16) if parts else np.zeros((0, dim), np.float16)
+        ids = np.concatenate([t.ids for t in tokens]) if tokens else np.zeros(0)
+        return cls(ids.astype(np.int32), vectors, offsets)
+
+    def get(self, i: int) -> Tokens:
+        """The tokens of sentence `i`."""
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return Tokens(self.ids[a:b], self.vectors[a:b].astype(np.float32))
+
+    def idf(self, ids: np.ndarray) -> np.ndarray:
+        """IDF of word pieces over sentences; an unseen piece counts as the rarest."""
+        df = np.array([self._df.get(int(i), 0) for i in ids], dtype=np.float32)
+        return np.log(1 + (self.n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        """Write as one uncompressed .npz."""
+        with Path(path).open("wb") as handle:
+            np.savez(handle, ids=self.ids, vectors=self.vectors, offsets=self.offsets)
+
+    @classmethod
+    def load(cls, path: Path) -> SentenceTokens:
+        """Read what `save` wrote."""
+        try:
+            with np.load(path) as data:
+                return cls(data["ids"], data["vectors"], data["offsets"])
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a token file: {exc}") from exc
+
+    def soft_match(self, question: Tokens, candidates: np.ndarray) -> np.ndarray:
+        """Per candidate: [IDF-weighted, plain] mean over question pieces of their best cosine."""
+        out = np.zeros((len(candidates), 2), dtype=np.float32)
+        if len(question.ids) == 0 or len(candidates) == 0 or len(self.ids) == 0:
+            return out
+        starts, ends = self.offsets[candidates], self.offsets[candidates + 1]
+        nonempty = ends > starts
+        if not nonempty.any():
+            return out
+        index = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        sims = question.vectors @ self.vectors[index].astype(np.float32).T
+        seg = np.concatenate([[0], np.cumsum(ends - starts)])[:-1][nonempty]
+        best = np.maximum.reduceat(sims, seg, axis=1)
+        weights = self.idf(question.ids)
+        out[nonempty, 0] = weights @ best / float(weights.sum())
+        out[nonempty, 1] = best.mean(axis=0)
+        return out
+
+
+def text_key(text: str) -> str:
+    """Cache key of a sentence text."""
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def sentence_tokens(
+    texts: Sequence[str], encoder: Encoder, cache: dict[str, Tokens]
+) -> tuple[SentenceTokens, int]:
+    """Token vectors for every text, reusing cached ones; returns them and how many were new."""
+    missing = [i for i, t in enumerate(texts) if text_key(t) not in cache]
+    fresh: dict[int, Tokens] = {}
+    if missing:
+        _, tokens = encode_with_tokens(encoder, [texts[i] for i in missing])
+        fresh = dict(zip(missing, tokens, strict=True))
+    rows = [fresh[i] if i in fresh else cache[text_key(t)] for i, t in enumerate(texts)]
+    return SentenceTokens.from_list(rows, encoder.dim), len(missing)

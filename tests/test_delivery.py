@@ -1,23 +1,26 @@
 """Delivery under Telegram faults: the real bot against the fake Bot API injecting failures.
 
 Every question must be answered exactly once, whatever fails in between: 5xx, 429 with
-retry_after, read timeouts and reset connections, on sendMessage and on getUpdates alike.
+retry_after, read timeouts and reset connections, on sendMessage and on getUpdates alike, one
+question at a time or in a burst from many users.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from telegram.constants import ParseMode
 from telegram.ext import Application
 
 from bot.delivery import RetryingLimiter
-from bot.engine import Engine
+from bot.engine import Engine, build
 from bot.settings import BotSettings
 from botrunner import running_bot
 from fakebot import FakeBotAPI, validate_telegram_html
+from support import FakeEmbedder
 
 APOLOGY = "Sorry, something went wrong"
 QUESTIONS = [
@@ -145,3 +148,42 @@ async def test_a_deleted_question_still_gets_its_answer(
         await app.bot.send_message(1001, "the answer", reply_to_message_id=999)
     (sent,) = [p for p in server.sent() if p["text"] == "the answer"]
     assert "reply_parameters" not in sent
+
+
+BURST_USERS, BURST_EACH = 25, 4
+
+
+@pytest.fixture
+def quick_engine(stories_dir: Path, tmp_path: Path) -> Engine:
+    """An engine over the seed story embedded by the fast fake encoder (delivery is under test)."""
+    config = BotSettings(
+        stories=stories_dir, index=tmp_path / "index", state=":memory:", token=None
+    )
+    encoder = FakeEmbedder()
+    build(config, encoder)
+    return Engine(config, encoder)
+
+
+async def test_a_burst_from_many_users_under_faults_loses_nothing(
+    server: FakeBotAPI, quick_engine: Engine
+) -> None:
+    async with running_bot(server, quick_engine.settings, quick_engine) as app:
+        limiter = fast_retries(app)
+        server.inject("getUpdates", "502")
+        server.inject("sendMessage", "500", times=3)
+        server.inject("sendMessage", "429", retry_after=1)
+        server.inject("sendMessage", "reset", times=2)
+        for round_ in range(BURST_EACH):
+            for user in range(BURST_USERS):
+                server.private_text(QUESTIONS[round_ % len(QUESTIONS)], user_id=8000 + user)
+        total = BURST_USERS * BURST_EACH
+        await server.await_for("sendMessage", total, timeout=60)
+        server.wait_idle()
+    per_question = answers_per_question(server)
+    assert len(per_question) == total and set(per_question.values()) == {1}
+    assert set(server.deliveries.values()) == {1}
+    assert not any(APOLOGY in p["text"] for p in server.sent())
+    assert len([c for c in server.calls if c.fault]) == 7
+    # At least the five injected; a burst also overflows the fake server's listen backlog, and
+    # those connection resets are retried the same way.
+    assert limiter.counts["retry_after"] == 1 and limiter.counts["network"] >= 5

@@ -6,16 +6,22 @@ Nothing is generated beyond the templates: the reply quotes a story sentence ver
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot.links import text_fragment_url
 from bot.templates import render
 from index.embedder import Encoder
+from index.errors import IndexCorrupt
 from index.search import SearchResult, search
 from index.store import Store
+from index.versions import served_history
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+NEARLY = 0.9
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,17 @@ class Citation:
     end: int
     score: float
     link: str | None = None
+    status: str | None = None
+    previous: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The public `--json` shape of a citation."""
+        """The public `--json` shape of a citation; `status`/`previous` only when an update
+        added or changed the sentence."""
         data = asdict(self)
         data["score"] = round(self.score, 4)
+        for key in ("status", "previous"):
+            if data[key] is None:
+                del data[key]
         return data
 
 
@@ -52,14 +64,16 @@ class Answer:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The public `--json` shape: question, answered, confidence, text, citations."""
-        return {
+        """The public `--json` shape: question, answered, confidence, text, citations (and any
+        `extra` fields, which never replace those)."""
+        data = {
             "question": self.question,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
             "text": self.text,
             "citations": [c.to_json() for c in self.citations],
         }
+        return {**data, **{k: v for k, v in self.extra.items() if k not in data}}
 
 
 def topics(store: Store, limit: int = 3) -> str:
@@ -72,10 +86,22 @@ def topics(store: Store, limit: int = 3) -> str:
     return f"the story {named}" + (f" and {more} more" if more > 0 else "")
 
 
+def revisions(store: Store) -> dict[str, str]:
+    """Sentence id → earlier wording, for the store's sentences that an update changed."""
+    try:
+        history = served_history(store.path)
+    except IndexCorrupt:
+        log.warning("the story history of %s is unreadable; no change notes", store.path)
+        return {}
+    return history.revised if history else {}
+
+
 def cite(store: Store, index: int, score: float) -> Citation:
-    """A Citation for the store's sentence number `index`."""
+    """A Citation for the store's sentence number `index`; a sentence that an update of the
+    story changed gets status "changed" and its earlier wording."""
     sentence = store.sentences[index]
     article = store.articles[sentence.article]
+    previous = revisions(store).get(sentence.key)
     link = (
         text_fragment_url(article.url, article.body, sentence.start, sentence.end)
         if article.url
@@ -91,6 +117,8 @@ def cite(store: Store, index: int, score: float) -> Citation:
         end=sentence.end,
         score=score,
         link=link,
+        status=None if previous is None else "changed",
+        previous=previous,
     )
 
 
@@ -104,7 +132,13 @@ def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answe
     """Turn a search result into a rendered Answer (answer or decline)."""
     cited = [cite(store, hit.index, hit.score) for hit in result.hits[:citations]]
     if result.answered and cited:
-        text = render("answer", citations=[asdict(c) for c in cited], changed=False)
+        changed = cited[0].status == "changed"
+        text = render(
+            "answer",
+            citations=[asdict(c) for c in cited],
+            changed=changed,
+            previous=cited[0].previous,
+        )
         kind = "answer"
     else:
         text = render(
@@ -124,13 +158,32 @@ def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answe
     )
 
 
-def answer_question(store: Store, encoder: Encoder, question: str, citations: int = 3) -> Answer:
+def pass_over(result: SearchResult, avoid: str) -> SearchResult:
+    """`result` without its best sentence if that is `avoid` and the next is nearly as good.
+
+    For a follow-up that asks the same question again: the sentence already quoted did not
+    satisfy the reader. The confidence stays that of the best sentence, which is why the next
+    one must score at least NEARLY times as high.
+    """
+    hits = result.hits
+    if len(hits) < 2 or hits[0].sentence.key != avoid or hits[0].score <= 0:
+        return result
+    if hits[1].score < NEARLY * hits[0].score:
+        return result
+    return replace(result, hits=hits[1:])
+
+
+def answer_question(
+    store: Store, encoder: Encoder, question: str, citations: int = 3, avoid: str | None = None
+) -> Answer:
     """Answer one question from the store, citing the sentence that answers it."""
     cleaned = clean_question(question)
     if not cleaned:
         text = render("empty_question", topics=topics(store))
         return Answer(question, False, 0.0, [], text, kind="empty")
     result = search(store, encoder, cleaned, k=max(citations, 10))
+    if avoid is not None:
+        result = pass_over(result, avoid)
     answer = from_result(store, result, citations)
     return Answer(
         question=question,

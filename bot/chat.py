@@ -1,8 +1,8 @@
 """The terminal chat: the bot's answer path on stdin/stdout, for local use without Telegram.
 
-Each line is a question (or `/summary [topic]`, `/help`, `/quit`); the reply is the same text the
-bot would send, with the HTML turned into plain text. Piped input is answered line by line and
-the chat ends at end of input.
+Each line is a question (or `/summary [topic]`, `/whatsnew`, `/help`, `/quit`); the reply is the
+same text the bot would send, with the HTML turned into plain text. Piped input is answered line
+by line and the chat ends at end of input.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def reply_to(engine: Engine, line: str) -> Answer | str | None:
             return to_plain(render("help", topics=topics(engine.store)))
         case "/summary":
             return engine.summary(rest.strip() or None)
+        case "/whatsnew":
+            return engine.whatsnew()
         case _:
             return engine.ask(text)
 

@@ -145,6 +145,28 @@ def summary(
 
 @cli.command()
 @folder_options
+@click.option("--since", metavar="BUILD", help="Compare with this build id instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def whatsnew(
+    stories: Path | None, index_dir: Path | None, since: str | None, as_json: bool
+) -> None:
+    """List the sentences the latest update of the stories added or changed, each cited.
+
+    Example: storybot whatsnew --json
+    """
+    from bot.templates import to_plain
+
+    try:
+        answer = _engine(make_settings(stories, index_dir)).whatsnew(since)
+    except StorybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        json.dumps(answer.to_json(), ensure_ascii=False) if as_json else to_plain(answer.text)
+    )
+
+
+@cli.command()
+@folder_options
 def chat(stories: Path | None, index_dir: Path | None) -> None:
     """Chat with the bot in this terminal (reads piped questions too).
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.answer import Answer, answer_question, cite, topics
 from bot.settings import BotSettings
 from bot.templates import render
+from bot.updates import whats_new
 from index.articles import load_articles
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -110,9 +111,12 @@ class Engine:
         log.info("serving index build %s", store.build_id)
         return True
 
-    def ask(self, question: str) -> Answer:
-        """Answer a question from the current store."""
-        return answer_question(self.store, self.encoder, question, self.settings.citations)
+    def ask(self, question: str, avoid: str | None = None) -> Answer:
+        """Answer a question from the current store (passing over sentence id `avoid` when
+        another sentence is nearly as good: see `answer_question`)."""
+        return answer_question(
+            self.store, self.encoder, question, self.settings.citations, avoid=avoid
+        )
 
     def summary(self, topic: str | None = None, sentences: int | None = None) -> Answer:
         """A cited extractive summary of the stories, or of what they say about a topic."""
@@ -126,6 +130,10 @@ class Engine:
         citations = [cite(store, i, s) for i, s in zip(result.indices, result.scores, strict=True)]
         text = render("summary", citations=[asdict(c) for c in citations], topic=topic)
         return Answer(question, True, result.confidence, citations, text, kind="summary")
+
+    def whatsnew(self, since: str | None = None) -> Answer:
+        """Sentences added or changed since build `since` (default: the previous update)."""
+        return whats_new(self.store, since)
 
 
 def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:

@@ -124,3 +124,31 @@ def test_chat_answers_piped_questions_and_exits(folders: list[str]) -> None:
     assert result.exit_code == 0
     assert "Steve Witkoff" in result.output
     assert "What the story says about “ceasefire”" in result.output
+
+
+def test_whatsnew_json_lists_changed_and_added_sentences(stories_dir: Path, tmp_path: Path) -> None:
+    folders = ["--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
+    assert run(["index", *folders]).exit_code == 0
+    first = json.loads(run(["whatsnew", "--json", *folders]).output)
+    assert first["answered"] is False and first["citations"] == []
+    story = stories_dir / "2025-04-23-london-talks.txt"
+    body = story.read_text(encoding="utf-8")
+    story.write_text(
+        body.replace("on April 23", "on Wednesday, April 23") + "\nThe talks ended at 6 p.m.\n",
+        encoding="utf-8",
+    )
+    assert run(["index", *folders]).exit_code == 0
+    result = run(["whatsnew", "--json", *folders])
+    obj = json.loads(result.output)
+    assert {"question", "answered", "confidence", "text", "citations"} <= set(obj)
+    assert obj["answered"] is True and obj["since"] == first["build"]
+    changed, added = obj["citations"]
+    assert (changed["status"], added["status"]) == ("changed", "added")
+    assert added["sentence"] == "The talks ended at 6 p.m." and "previous" not in added
+    assert "on April 23" in changed["previous"] and "on Wednesday, April 23" in changed["sentence"]
+    for c in obj["citations"]:
+        assert set(c) >= set(CITATION_KEYS)
+        assert story.read_text(encoding="utf-8")[c["start"] : c["end"]] == c["sentence"]
+    plain = run(["whatsnew", *folders]).output
+    assert plain.startswith("What's new since the previous update")
+    assert "Before: U.S., U.K., German" in plain

@@ -19,6 +19,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 COMMANDS = [
     BotCommand("ask", "Ask a question about the story"),
     BotCommand("summary", "A short cited summary, optionally on a topic"),
+    BotCommand("whatsnew", "What the latest updates of the story added or changed"),
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
@@ -88,11 +90,14 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     )
     application.bot_data["engine"] = engine
     application.bot_data["state"] = SqliteState(settings.state)
+    application.bot_data["settings"] = settings
     install_guard(application, settings.allowed_chats, settings.admins, settings.rate_limit)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))
     application.add_handler(CommandHandler("summary", handlers.summary))
+    application.add_handler(CommandHandler("whatsnew", handlers.whatsnew))
+    application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(CommandHandler("status", admin.status))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text)

@@ -1,7 +1,10 @@
 """Telegram handlers: thin async functions that read the question, answer off-loop, and reply.
 
 Private chat: any text is a question. Groups (privacy mode on): `/ask question` (also
-`/ask@botname`), a reply to one of the bot's messages, or a message that mentions the bot.
+`/ask@botname`), a reply to one of the bot's messages, or a message that mentions the bot; the
+bot says nothing in a group unless addressed. A reply to one of its answers is a follow-up, read
+with the earlier question (`bot.followup`). `/summary` has a per-chat cooldown in groups; the
+first request during it gets one short note, later ones are ignored until it ends.
 Embedding and search run in a worker thread, so the event loop keeps serving other chats.
 """
 
@@ -16,16 +19,30 @@ from telegram.ext import ContextTypes
 
 from bot.answer import Answer, topics
 from bot.engine import Engine
+from bot.followup import Earlier, follow_up, recall, remember
+from bot.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
+from bot.state import ChatState
 from bot.telegram_text import split_message
 from bot.templates import render
+from index.splitter import sentence_key
+from index.summary import MAX_SENTENCES
 
 log = logging.getLogger(__name__)
+
+SEEN_BUILD = "seen_build"
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
 def engine_of(context: ContextTypes.DEFAULT_TYPE) -> Engine:
     """The Engine stored in bot_data at startup."""
     engine: Engine = context.bot_data["engine"]
     return engine
+
+
+def state_of(context: ContextTypes.DEFAULT_TYPE) -> ChatState:
+    """The per-chat state stored in bot_data at startup."""
+    state: ChatState = context.bot_data["state"]
+    return state
 
 
 async def send_html(message: Message, html: str) -> list[Message]:
@@ -46,14 +63,40 @@ async def send_html(message: Message, html: str) -> list[Message]:
 async def reply_answer(
     message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
 ) -> Answer:
-    """Answer `question` in a worker thread and reply with the rendered answer."""
+    """Answer `question` in a worker thread and reply with the rendered answer.
+
+    When `message` replies to one of the bot's answers, it is a follow-up (`bot.followup`).
+    """
     engine = engine_of(context)
-    answer = await asyncio.to_thread(engine.ask, question)
+    text, avoid = follow_up(earlier_of(message, context), question)
+    answer = await asyncio.to_thread(engine.ask, text, avoid)
     sent = await send_html(message, answer.text)
-    questions: dict[tuple[int, int], str] = context.bot_data.setdefault("questions", {})
+    first = answer.citations[0] if answer.answered else None
+    earlier = Earlier(text, sentence_key(first.article, first.sentence) if first else None)
     for reply in sent:
-        questions[(reply.chat_id, reply.message_id)] = question
+        remember(state_of(context), reply.chat_id, reply.message_id, earlier)
     return answer
+
+
+def earlier_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Earlier | None:
+    """What the bot's message that `message` replies to answered, if it is one of the bot's."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return None
+    return recall(state_of(context), message.chat_id, replied.message_id)
+
+
+def summary_args(args: list[str]) -> tuple[str | None, int | None]:
+    """`/summary [topic] [N]` arguments: a trailing whole number is N (clamped to 1..10).
+
+    >>> summary_args(["ceasefire", "talks", "3"])
+    ('ceasefire talks', 3)
+    """
+    count = None
+    if args and args[-1].isdecimal():
+        count = max(1, min(int(args[-1]), MAX_SENTENCES))
+        args = args[:-1]
+    return " ".join(args) or None, count
 
 
 def strip_mention(text: str, username: str) -> str:
@@ -65,7 +108,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the greeting and usage."""
     if update.effective_message:
         store = engine_of(context).store
-        await send_html(update.effective_message, render("help", topics=topics(store)))
+        help_text = render("help", topics=topics(store), username=context.bot.username)
+        await send_html(update.effective_message, help_text)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -80,13 +124,37 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Reply with a cited extractive summary, optionally about a topic."""
+    """Reply with a cited extractive summary, optionally about a topic (`/summary [topic] [N]`)."""
     message = update.effective_message
     if message is None:
         return
-    topic = " ".join(context.args or []) or None
+    state, chat_id = state_of(context), message.chat_id
+    if message.chat.type in GROUPS:
+        cooldown = context.bot_data["settings"].summary_cooldown
+        left = state.acquire(chat_id, "summary", cooldown)
+        if left > 0:
+            if state.acquire(chat_id, "summary_note", cooldown) == 0:
+                ago, seconds = round(cooldown - left), max(1, round(left))
+                await send_html(message, render("cooldown", ago=ago, seconds=seconds))
+            return
+    topic, count = summary_args(context.args or [])
     engine = engine_of(context)
-    answer = await asyncio.to_thread(engine.summary, topic)
+    build = engine.store.build_id
+    answer = await asyncio.to_thread(engine.summary, topic, count)
+    state.put(chat_id, SEEN_BUILD, build)
+    await send_html(message, answer.text)
+
+
+async def whatsnew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the sentences added or changed since this chat's last /summary or /whatsnew."""
+    message = update.effective_message
+    if message is None:
+        return
+    state = state_of(context)
+    seen = state.get(message.chat_id, SEEN_BUILD)
+    answer = await asyncio.to_thread(engine_of(context).whatsnew, seen)
+    # Recorded before sending, so a second /whatsnew right behind this one lists nothing twice.
+    state.put(message.chat_id, SEEN_BUILD, answer.extra["build"])
     await send_html(message, answer.text)
 
 
@@ -111,6 +179,20 @@ async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if any(m.lower() == f"@{bot.username}".lower() for m in mentions):
         question = strip_mention(message.text, bot.username)
         await reply_answer(message, context, question)
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Offer up to three cited answers to `@botname question` typed in any chat."""
+    query = update.inline_query
+    if query is None:
+        return
+    if not query.query.strip():
+        await query.answer([], cache_time=CACHE_SECONDS, button=EMPTY_BUTTON)
+        return
+    answer = await asyncio.to_thread(engine_of(context).ask, query.query)
+    results = inline_results(answer)
+    button = None if results else DECLINED_BUTTON
+    await query.answer(results, cache_time=CACHE_SECONDS, button=button)
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

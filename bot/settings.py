@@ -43,6 +43,9 @@ class BotSettings(IndexSettings):
         "with sentence-transformers.",
     )
     summary_sentences: int = Field(default=5, ge=1, le=10)
+    summary_cooldown: float = Field(
+        default=60.0, ge=0, description="Seconds between two /summary replies in one group."
+    )
     allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated chat ids the bot serves (a user's id for a private chat); "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.engine import Engine
+from bot.engine import build
 from bot.settings import BotSettings
 from index.articles import load_articles
+from index.embedder import Embedder
 from index.errors import IndexBusy, IndexCorrupt
 from index.search import search
 from index.store import build_index, build_lock, current_build, load_store
@@ -176,11 +176,12 @@ def test_a_damaged_index_file_is_refused_by_name(
 
 
 def test_storybot_ask_on_a_damaged_index_says_so_without_a_traceback(
-    seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path
+    stories_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
-    shutil.copytree(seed_settings.index.parent, tmp_path / "var", symlinks=True)
-    _truncate(tmp_path / "var" / "index" / "sentences.faiss")
-    args = ["--stories", str(seed_settings.stories), "--index", str(tmp_path / "var" / "index")]
+    config = BotSettings(stories=stories_dir, index=tmp_path / "index", token=None)
+    build(config, embedder)  # current, so the CLI loads it rather than rebuilding it
+    _truncate(config.index / "sentences.faiss")
+    args = ["--stories", str(stories_dir), "--index", str(config.index)]
     result = CliRunner().invoke(cli, ["ask", *args, "Who is Steve Witkoff?"])
     assert result.exit_code == 1
     assert "sentences.faiss" in result.output and "checksum" in result.output

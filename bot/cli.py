@@ -240,22 +240,40 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
     show_default=True,
     help="Where evaluation indexes are kept, keyed by content and config.",
 )
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Evaluate these parameters instead of index/params.json (an ablation).",
+)
 def eval_command(
-    names: tuple[str, ...], squad: Path, seed: Path, stories: Path, cache: Path
+    names: tuple[str, ...],
+    squad: Path,
+    seed: Path,
+    stories: Path,
+    cache: Path,
+    params_file: Path | None,
 ) -> None:
     """Score answer quality on labelled question sets and print a Markdown table.
 
+    Questions go through the bot's own answer path and question encoder.
+
     Example: storybot eval --set test --set seed
     """
+    from bot.engine import query_encoder
     from bot.evaluate import evaluate, load_sets, table
     from index.embedder import Embedder
     from index.search import default_params
 
     settings = BotSettings()
+    params = json.loads(params_file.read_text()) if params_file else default_params()
     try:
         sets = load_sets(list(names or ("dev", "test", "seed")), squad, seed, stories)
-        encoder = Embedder(settings.model_path())
-        reports = evaluate(sets, cache, encoder, default_params(), settings.passage_sentences)
+        builder = Embedder(settings.model_path())
+        reports = evaluate(
+            sets, cache, builder, params, settings.passage_sentences, query_encoder(settings)
+        )
     except StorybotError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(table(reports))
@@ -278,9 +296,14 @@ def eval_command(
 @click.option(
     "--max-false-decline",
     type=click.FloatRange(0.0, 0.5),
-    default=0.02,
+    default=0.0,
     show_default=True,
-    help="Share of dev questions that should pass that the thresholds may decline.",
+    help="Share of answerable dev questions the answer threshold may decline.",
+)
+@click.option(
+    "--features",
+    default=None,
+    help="Comma-separated ranking features to use (an ablation) [default: all].",
 )
 @click.option(
     "--output",
@@ -288,7 +311,13 @@ def eval_command(
     default=None,
     help="Where to write the parameters [default: index/params.json].",
 )
-def tune(dev: Path, cache: Path, max_false_decline: float, output: Path | None) -> None:
+def tune(
+    dev: Path,
+    cache: Path,
+    max_false_decline: float,
+    features: str | None,
+    output: Path | None,
+) -> None:
     """Fit ranking weights, confidence models and thresholds on dev; write index/params.json.
 
     Example: storybot tune --dev ../shared/eval/squad2/dev.json
@@ -297,11 +326,15 @@ def tune(dev: Path, cache: Path, max_false_decline: float, output: Path | None) 
 
     from index.embedder import Embedder
     from index.evalsets import load_squad
-    from index.search import default_params
+    from index.search import FEATURES, default_params
     from index.tuning import tune_on, write_params
 
     if dev.name == "test.json":
         raise click.ClickException("tuning on test.json is not allowed; pass a dev file")
+    chosen = tuple(f.strip() for f in features.split(",")) if features else FEATURES
+    unknown = set(chosen) - set(FEATURES)
+    if unknown:
+        raise click.ClickException(f"unknown features {sorted(unknown)}; known: {FEATURES}")
     settings = BotSettings()
     target = output or Path(str(resources.files("index").joinpath("params.json")))
     try:
@@ -312,6 +345,7 @@ def tune(dev: Path, cache: Path, max_false_decline: float, output: Path | None) 
             default_params(),
             settings.passage_sentences,
             max_false_decline,
+            chosen,
         )
     except StorybotError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -60,7 +60,7 @@ def _cites_gold(answer: Answer, question: EvalQuestion) -> list[bool]:
 
 def run_set(store: Store, encoder: Encoder, evalset: EvalSet) -> list[Outcome]:
     """Ask every question of the set, timing each one (question encoding included)."""
-    encoder.encode(["warm up"])
+    answer_question(store, encoder, "warm up")
     outcomes = []
     for question in evalset.questions:
         started = time.perf_counter()
@@ -104,12 +104,14 @@ def evaluate(
     encoder: Encoder,
     params: dict[str, Any],
     passage_sentences: int = 5,
+    questions: Encoder | None = None,
 ) -> list[Report]:
-    """Index each set (cached by content and config) and evaluate it."""
+    """Index each set with `encoder` (cached by content and config) and evaluate it, encoding
+    questions with `questions` (the bot's query encoder) or else `encoder`."""
     reports = []
     for evalset in sets:
         store = eval_store(evalset, cache_dir, encoder, params, passage_sentences)
-        reports.append(summarize(evalset.name, run_set(store, encoder, evalset)))
+        reports.append(summarize(evalset.name, run_set(store, questions or encoder, evalset)))
     return reports
 
 

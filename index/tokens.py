@@ -119,7 +119,7 @@ class SentenceTokens:
     def load(cls, path: Path) -> SentenceTokens:
         """Read what `save` wrote."""
         try:
-            with np.load(path) as data:
+            with Path(path).open("rb") as handle, np.load(handle) as data:
                 return cls(data["ids"], data["vectors"], data["offsets"])
         except (KeyError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path} is not a token file: {exc}") from exc

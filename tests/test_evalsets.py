@@ -1,0 +1,98 @@
+"""Evaluation sets: SQuAD answer_start offsets and seed gold sentences become gold sentences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.evalsets import BadEvalSet, EvalQuestion, is_gold, load_seed, load_squad
+from index.splitter import split_article
+from support import DATA, SEED_STORIES
+
+PARAGRAPHS = [
+    "The Normans lived in France. They gave their name to Normandy. Rollo was their leader.",
+    "In 1066 William invaded England. He won at Hastings.",
+]
+
+
+def squad_file(tmp_path: Path) -> Path:
+    qas = [
+        [
+            {"question": "Who led them?", "answers": [{"text": "Rollo", "answer_start": 63}]},
+            {"question": "What did Rollo eat?", "answers": [], "is_impossible": True},
+        ],
+        [
+            {
+                "question": "When was England invaded?",
+                "answers": [
+                    {"text": "1066", "answer_start": 3},
+                    {"text": "Hastings", "answer_start": 43},
+                ],
+            }
+        ],
+    ]
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "The_Normans",
+                "paragraphs": [
+                    {"context": c, "qas": q} for c, q in zip(PARAGRAPHS, qas, strict=True)
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def gold_texts(sentences: list, question: EvalQuestion) -> list[str]:
+    return [s.text for s in sentences if is_gold(s, question)]
+
+
+def test_squad_answer_start_marks_the_sentence_that_contains_it(tmp_path: Path) -> None:
+    evalset = load_squad(squad_file(tmp_path))
+    (article,) = evalset.articles
+    assert article.title == "The Normans"
+    assert article.body == "\n\n".join(PARAGRAPHS)
+    sentences = split_article(article)
+    who, impossible, when = evalset.questions
+    assert gold_texts(sentences, who) == ["Rollo was their leader."]
+    assert not impossible.answerable and impossible.kind == "unanswerable"
+    # Annotators' answers in two sentences: both are gold. Offsets count from the paragraph.
+    assert gold_texts(sentences, when) == [
+        "In 1066 William invaded England.",
+        "He won at Hastings.",
+    ]
+    assert {q.story for q in evalset.questions} == {article.id}
+
+
+def test_seed_gold_sentences_are_sentences_of_the_story() -> None:
+    evalset = load_seed(DATA / "seed_questions.json", SEED_STORIES)
+    sentences = split_article(evalset.articles[0])
+    answerable = [q for q in evalset.questions if q.answerable]
+    assert len(answerable) >= 40
+    assert sum(q.kind == "off-topic" for q in evalset.questions) >= 10
+    for question in answerable:
+        assert gold_texts(sentences, question), question.question
+
+
+def test_seed_gold_not_in_the_story_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "seed.json"
+    story = "2025-04-23-london-talks.txt"
+    path.write_text(
+        json.dumps({"story": story, "answerable": [{"question": "q", "gold": ["x y"]}]})
+    )
+    with pytest.raises(BadEvalSet, match="gold sentence not in"):
+        load_seed(path, SEED_STORIES)
+
+
+def test_unreadable_squad_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BadEvalSet):
+        load_squad(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"no": "data"}')
+    with pytest.raises(BadEvalSet, match="SQuAD"):
+        load_squad(tmp_path / "bad.json")

@@ -1,0 +1,63 @@
+"""Token vectors: the soft word-by-word match and its save/load round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.tokens import EMPTY, SentenceTokens, Tokens
+
+
+def unit(*rows: list[float]) -> np.ndarray:
+    matrix = np.array(rows, dtype=np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def tokens() -> SentenceTokens:
+    # Sentence 0 has pieces 1 and 2; sentence 1 has none; sentence 2 has piece 3.
+    return SentenceTokens.from_list(
+        [
+            Tokens(np.array([1, 2], np.int32), unit([1, 0, 0], [0, 1, 0])),
+            Tokens(np.zeros(0, np.int32), np.zeros((0, 3), np.float32)),
+            Tokens(np.array([3], np.int32), unit([0, 0, 1])),
+        ],
+        dim=3,
+    )
+
+
+def test_soft_match_is_the_mean_best_cosine_of_question_pieces(tokens: SentenceTokens) -> None:
+    question = Tokens(np.array([1, 3], np.int32), unit([1, 0, 0], [0, 0, 1]))
+    out = tokens.soft_match(question, np.array([0, 1, 2]))
+    # Unweighted: sentence 0 matches piece 1 fully and piece 3 not at all → 0.5.
+    assert out[0, 1] == pytest.approx(0.5)
+    assert out[2, 1] == pytest.approx(0.5)
+    assert out[1].tolist() == [0.0, 0.0]  # a sentence without content pieces matches nothing
+    # IDF-weighted: pieces 1 and 3 each occur in one of three sentences → equal weights.
+    assert out[0, 0] == pytest.approx(0.5)
+
+
+def test_soft_match_without_question_tokens_is_zero(tokens: SentenceTokens) -> None:
+    assert not tokens.soft_match(EMPTY, np.array([0, 2])).any()
+
+
+def test_unseen_pieces_weigh_most(tokens: SentenceTokens) -> None:
+    idf = tokens.idf(np.array([1, 99]))
+    assert idf[1] > idf[0]
+
+
+def test_save_and_load_round_trip(tokens: SentenceTokens, tmp_path: Path) -> None:
+    tokens.save(tmp_path / "tokens.npz")
+    loaded = SentenceTokens.load(tmp_path / "tokens.npz")
+    assert loaded.n == 3
+    question = Tokens(np.array([2], np.int32), unit([0.6, 0.8, 0]))
+    cand = np.array([0, 1, 2])
+    assert np.allclose(loaded.soft_match(question, cand), tokens.soft_match(question, cand))
+
+
+def test_a_damaged_token_file_is_a_value_error(tmp_path: Path) -> None:
+    (tmp_path / "tokens.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError):
+        SentenceTokens.load(tmp_path / "tokens.npz")

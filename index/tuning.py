@@ -14,6 +14,9 @@ scipy on the same candidate features the bot computes at question time:
    `confidence` that declines at most `max_false_decline` of answerable questions (by default
    none: 0 means "below every answerable dev question"; see docs/evaluation.md for why).
 
+The candidate pool (how many dense and BM25 top sentences are scored) is the one of POOLS whose
+fitted ranker has the best dev P@1.
+
 `features` restricts the ranking to a subset of FEATURES (the others get weight 0), for the
 ablation tables in docs/evaluation.md.
 """
@@ -35,6 +38,7 @@ from index.search import FEATURES, candidate_features, signals
 from index.store import Store
 from index.tokens import encode_with_tokens
 
+POOLS = (64, 256)
 TOPIC_SETS = (
     ("dense_max", "dense_passage_max"),
     ("dense_max", "dense_passage_max", "soft_max"),
@@ -92,6 +96,12 @@ def fit_ranker(
 
     result = minimize(loss, mask.copy(), jac=True, method="L-BFGS-B")
     return np.asarray(result.x) * mask
+
+
+def top1(data: list[Example], weights: np.ndarray) -> float:
+    """Share of answerable examples whose best-scored candidate is gold (P@1 on dev)."""
+    hits = [e.gold[int(np.argmax(e.features @ weights))] for e in data if e.question.answerable]
+    return float(np.mean(hits)) if hits else 0.0
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, float]:
@@ -200,9 +210,13 @@ def tune_on(
     """Build (or reuse) the dev indexes and fit every parameter on them."""
     if len(dev.articles) < 2:
         raise BadEvalSet(f"{dev.name}: tuning needs at least two stories for off-topic examples")
-    pool = int(params.get("pool", 64))
     store = eval_store(dev, cache_dir, encoder, params, passage_sentences)
-    combined = examples(store, encoder, list(dev.questions), pool)
+    scored = []
+    for size in POOLS:
+        data = examples(store, encoder, list(dev.questions), size)
+        scored.append((top1(data, fit_ranker(data, features=features)), -size, data))
+    _, negative_pool, combined = max(scored, key=lambda t: (t[0], t[1]))
+    pool = -negative_pool
     off_topic: list[Example] = []
     for article in dev.articles:
         alone = EvalSet(f"{dev.name}-one", (article,), ())

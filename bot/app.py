@@ -41,6 +41,9 @@ COMMANDS = [
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
+# Fewer updates in flight than HTTP connections (64), so that under a burst a reply never waits
+# for a free connection past the pool timeout; further updates wait in PTB's queue instead.
+CONCURRENT_UPDATES = 32
 
 
 async def watch_index(application: Application) -> None:
@@ -83,7 +86,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .base_url(base_url)
         .base_file_url(base_file_url)
         .rate_limiter(RetryingLimiter())
-        .concurrent_updates(True)
+        .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -18,9 +18,10 @@ from bot.settings import BotSettings
 from bot.templates import render
 from bot.updates import whats_new
 from index.articles import load_articles
+from index.batcher import BatchingOnnxEncoder
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
-from index.onnx_encoder import OnnxEncoder, export_onnx
+from index.onnx_encoder import export_onnx
 from index.search import default_params
 from index.store import (
     FORMAT_VERSION,
@@ -81,7 +82,8 @@ def query_encoder(settings: BotSettings) -> Encoder:
     """
     if settings.query_encoder == "onnx":
         try:
-            return OnnxEncoder(export_onnx(settings.model_path(), settings.index.parent / "models"))
+            folder = export_onnx(settings.model_path(), settings.index.parent / "models")
+            return BatchingOnnxEncoder(folder)
         except (ImportError, OSError, RuntimeError, ValueError) as exc:
             log.warning("no ONNX query encoder (%s); using sentence-transformers", exc)
     return Embedder(settings.model_path())

@@ -146,6 +146,7 @@ class OnnxEncoder:
         import onnxruntime as ort
 
         meta = json.loads((Path(folder) / "meta.json").read_text())
+        self._folder = Path(folder)
         self.name: str = meta["name"]
         self.dim: int = int(meta["dim"])
         self.batch_size = batch_size

@@ -46,7 +46,9 @@ from index.tokens import SentenceTokens, Tokens, sentence_tokens, text_key
 from index.vectors import FLAT_MAX, choose_index, is_exact, make_index, ready
 from index.versions import record, save_history
 
-FORMAT_VERSION = 2
+# Bump it whenever sentence_input or passage_input change: a rebuild reuses old vectors keyed by
+# what the *current* inputs would be, so only a format change keeps stale vectors out.
+FORMAT_VERSION = 3
 KEEP_BUILDS = 3
 LEXICAL_FILE = "lexical.pkl"
 DATA_FILES = (
@@ -108,23 +110,13 @@ class BuildReport:
     seconds: float
 
 
-def sentence_input(sentence: Sentence, article: Article, previous: Sentence | None = None) -> str:
-    """What the embedder sees for a sentence: the title, the previous sentence of its paragraph
-    (which often names who "he" or "the peninsula" is), then the sentence itself."""
-    if previous is not None and (previous.article, previous.paragraph) == (
-        sentence.article,
-        sentence.paragraph,
-    ):
-        return f"{article.title}. {previous.text} {sentence.text}"
-    return f"{article.title}. {sentence.text}"
+def sentence_input(sentence: Sentence, article: Article) -> str:
+    """What the embedder sees for a sentence: the sentence itself.
 
-
-def sentence_inputs(sentences: list[Sentence], articles: dict[str, Article]) -> list[str]:
-    """`sentence_input` for every sentence of an ordered sentence list."""
-    return [
-        sentence_input(s, articles[s.article], sentences[i - 1] if i else None)
-        for i, s in enumerate(sentences)
-    ]
+    (Adding the title and the previous sentence was measured and lost on SQuAD dev; see
+    docs/evaluation.md.)
+    """
+    return sentence.text
 
 
 def passage_input(passage: Passage, sentences: list[Sentence], article: Article) -> str:
@@ -216,7 +208,7 @@ def _previous_vectors(
         return {}, {}
     cache: dict[str, np.ndarray] = {}
     tokens = {text_key(s.text): old.tokens.get(i) for i, s in enumerate(old.sentences)}
-    s_texts = sentence_inputs(old.sentences, old.articles)
+    s_texts = [sentence_input(s, old.articles[s.article]) for s in old.sentences]
     p_texts = [passage_input(p, old.sentences, old.articles[p.article]) for p in old.passages]
     for kind, index, texts in (
         ("s", old.sentence_index, s_texts),
@@ -273,7 +265,7 @@ def build_index(
         passages = make_passages(sentences, passage_sentences)
         say(f"{len(ordered)} articles, {len(sentences)} sentences, {len(passages)} passages")
         cache, token_cache = _previous_vectors(index_dir, encoder.name)
-        s_texts = sentence_inputs(sentences, by_id)
+        s_texts = [sentence_input(s, by_id[s.article]) for s in sentences]
         p_texts = [passage_input(p, sentences, by_id[p.article]) for p in passages]
         s_vectors, s_new = _embed_cached("s", s_texts, encoder, cache, progress)
         p_vectors, p_new = _embed_cached("p", p_texts, encoder, cache, progress)

@@ -18,7 +18,6 @@ from index.store import (
     build_lock,
     current_build,
     load_store,
-    sentence_inputs,
 )
 from support import FakeEmbedder
 
@@ -48,7 +47,7 @@ def test_loaded_vectors_equal_freshly_encoded_ones(
     build_index(articles, tmp_path / "index", embedder)
     store = load_store(tmp_path / "index")
     saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
-    fresh = embedder.encode(sentence_inputs(store.sentences, store.articles))
+    fresh = embedder.encode([s.text for s in store.sentences])
     assert np.allclose(saved, fresh, atol=1e-5)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -29,6 +30,7 @@ from bot.delivery import RetryingLimiter
 from bot.engine import Engine, open_engine
 from bot.guard import install_guard
 from bot.redact import redact_in_logs
+from bot.request import TolerantRequest
 from bot.settings import BotSettings
 from bot.state import SqliteState
 
@@ -59,7 +61,10 @@ async def watch_index(application: Application) -> None:
 
 async def post_init(application: Application) -> None:
     """Register the command menu and start watching the index."""
-    await application.bot.set_my_commands(COMMANDS)
+    try:
+        await application.bot.set_my_commands(COMMANDS)
+    except TelegramError as exc:  # a Bot API server without the menu API still gets answers
+        log.warning("could not register the command menu: %s", exc)
     application.bot_data["watcher"] = asyncio.create_task(watch_index(application))
 
 
@@ -85,6 +90,8 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .token(settings.token.get_secret_value())
         .base_url(base_url)
         .base_file_url(base_file_url)
+        .request(TolerantRequest(connection_pool_size=64))
+        .get_updates_request(TolerantRequest())
         .rate_limiter(RetryingLimiter())
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
@@ -153,6 +160,7 @@ def run_bot(settings: BotSettings) -> None:
     # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = open_engine(settings)
+    engine.encoder.encode(["warm up"])  # load the model now, not on the first reader's question
     application = build_application(settings, engine)
     if settings.webhook_url:
         options = webhook_options(settings)

@@ -8,7 +8,7 @@ Layout of an index folder (`var/index` by default) — a symlink to the build th
         sentences.json  [article number, paragraph, start, end] per sentence
         passages.json   [article number, paragraph, first, last] per passage
         sentences.faiss / passages.faiss   inner-product FAISS indexes of normalised vectors
-        tokens.npz      each sentence's content word-piece vectors (index/tokens.py)
+        tokens.npz, tokens.vectors.npy   each sentence's content word-piece vectors (tokens.py)
         history.json    each article's recent versions, for "what's new" (index/versions.py)
 
 A build writes a new folder beside the old ones and then atomically repoints the symlink, so a
@@ -48,7 +48,7 @@ from index.versions import record, save_history
 
 # Bump it whenever sentence_input or passage_input change: a rebuild reuses old vectors keyed by
 # what the *current* inputs would be, so only a format change keeps stale vectors out.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 KEEP_BUILDS = 3
 LEXICAL_FILE = "lexical.pkl"
 DATA_FILES = (
@@ -58,6 +58,7 @@ DATA_FILES = (
     "sentences.faiss",
     "passages.faiss",
     "tokens.npz",
+    "tokens.vectors.npy",
 )
 
 

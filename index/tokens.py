@@ -3,8 +3,9 @@
 A question word counts as matched by a sentence when some word piece of the sentence has a close
 contextual vector (BERTScore-style recall), so "annoyed" finds "angered" and "team" finds
 "delegation" where BM25 sees nothing. Only content word pieces are kept (no stop words,
-punctuation or special tokens), stored as float16. An encoder that cannot give token vectors
-(a test fake) yields empty token lists, and the soft match is then zero everywhere.
+punctuation or special tokens), stored as float16 and memory-mapped at load. An encoder that
+cannot give token vectors (a test fake) yields empty token lists, and the soft match is then
+zero everywhere.
 """
 
 from __future__ import annotations
@@ -111,18 +112,25 @@ class SentenceTokens:
         return np.log(1 + (self.n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     def save(self, path: Path) -> None:
-        """Write as one uncompressed .npz."""
+        """Write ids and offsets to `path` (.npz) and the vectors beside it (`vectors_path`)."""
         with Path(path).open("wb") as handle:
-            np.savez(handle, ids=self.ids, vectors=self.vectors, offsets=self.offsets)
+            np.savez(handle, ids=self.ids, offsets=self.offsets)
+        with vectors_path(path).open("wb") as handle:
+            np.save(handle, np.ascontiguousarray(self.vectors, dtype=np.float16))
 
     @classmethod
     def load(cls, path: Path) -> SentenceTokens:
-        """Read what `save` wrote."""
+        """Read what `save` wrote; the vectors stay on disk (memory-mapped) until a query reads
+        its candidates' rows, since they are several times the size of the sentence vectors."""
         try:
             with Path(path).open("rb") as handle, np.load(handle) as data:
-                return cls(data["ids"], data["vectors"], data["offsets"])
+                ids, offsets = data["ids"], data["offsets"]
+            vectors = np.load(vectors_path(path), mmap_mode="r")
         except (KeyError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path} is not a token file: {exc}") from exc
+        if vectors.ndim != 2 or len(vectors) != len(ids) or len(offsets) < 1:
+            raise ValueError(f"{path} and its vectors are out of step")
+        return cls(ids, vectors, offsets)
 
     def soft_match(self, question: Tokens, candidates: np.ndarray) -> np.ndarray:
         """Per candidate: [IDF-weighted, plain] mean over question pieces of their best cosine."""
@@ -141,6 +149,12 @@ class SentenceTokens:
         out[nonempty, 0] = weights @ best / float(weights.sum())
         out[nonempty, 1] = best.mean(axis=0)
         return out
+
+
+def vectors_path(path: Path) -> Path:
+    """`tokens.npz` → `tokens.vectors.npy`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.vectors.npy")
 
 
 def text_key(text: str) -> str:

@@ -298,7 +298,7 @@ def eval_command(
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
     show_default=True,
-    help="Share of answerable dev questions the answer threshold may decline.",
+    help="Share of dev questions that should pass which each threshold may turn away.",
 )
 @click.option(
     "--features",

@@ -11,8 +11,8 @@ scipy on the same candidate features the bot computes at question time:
    for both, the signal subset with the best 5-fold cross-validated AUROC on dev is kept;
 4. thresholds — `related_threshold` is the dev quantile of P(on topic) that calls at most
    `related_quantile` of in-story questions off topic; `threshold` is the dev quantile of
-   `confidence` that declines at most `max_false_decline` of answerable questions (by default
-   none: 0 means "below every answerable dev question"; see docs/evaluation.md for why).
+   `confidence` that declines at most `max_false_decline` of answerable questions. By default
+   both are 0: "below every dev question that should pass" (docs/evaluation.md says why).
 
 The candidate pool (how many dense and BM25 top sentences are scored) is the one of POOLS whose
 fitted ranker has the best dev P@1.
@@ -161,7 +161,7 @@ def tune(
     combined: list[Example],
     off_topic: list[Example],
     max_false_decline: float = 0.0,
-    related_quantile: float = 0.02,
+    related_quantile: float | None = None,
     pool: int = 64,
     features: tuple[str, ...] = FEATURES,
 ) -> dict[str, Any]:
@@ -176,6 +176,7 @@ def tune(
     topic, topic_cv = choose_model(rows + away, y_topic, TOPIC_SETS)
     y_answer = np.array([e.question.answerable for e in combined])
     answer, answer_cv = choose_model(rows, y_answer, ANSWER_SETS)
+    related_quantile = max_false_decline if related_quantile is None else related_quantile
     on_topic = np.array([_logit(topic, r) for r in rows])
     confidence = on_topic * np.array([_logit(answer, r) for r in rows])
     return {

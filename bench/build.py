@@ -62,16 +62,22 @@ def changed_article_rebuild(articles: int = 1000, seed: int = 1) -> dict[str, An
     """Rebuild time after one of `articles` articles changed (the previous build pre-made)."""
     corpus = generate(10**9, seed, max_articles=articles)
     index = corpus.stories.parent / "var" / "index"
+    target = sorted(corpus.stories.glob("*.md"))[articles // 2]
+    backup = corpus.stories.parent / "changed.orig"
+    if backup.exists():  # an interrupted run left the article changed
+        target.write_text(backup.read_text())
+    original = target.read_text()
+    backup.write_text(original)
     listed, _ = load_articles(corpus.stories)
     encoder = MixEncoder(real_encoder().name, pool_vectors())
     # Vectors of the previous build are mixtures (see bench/synthetic.py): the rebuild only
     # needs them to be reusable, and embeds what changed with the real model.
     build_index(listed, index, encoder, params=default_params())
-    target = sorted(corpus.stories.iterdir())[articles // 2]
-    original = target.read_text()
-    target.write_text(original + "\nA late update adds one new sentence to this story.\n")
+    news = f"A late update, filed at {time.time_ns()}, adds one new sentence to this story."
+    target.write_text(f"{original}\n{news}\n")
     try:
         seconds, counts = storybot_index(corpus.stories, index)
     finally:
         target.write_text(original)
+        backup.unlink()
     return {"seconds": seconds, "articles": counts["articles"], "sentences": counts["sentences"]}

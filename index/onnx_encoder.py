@@ -22,7 +22,7 @@ import numpy as np
 
 from index.embedder import model_name
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MIN_COSINE = 0.999
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PROBES = (
@@ -104,6 +104,7 @@ def export_onnx(model_path: str, cache_dir: Path) -> Path:
             opset_version=17,
         )
         expected = model(*inputs)[0].numpy()
+    _weights_beside(tmp / "model.onnx")
     meta = {
         "version": EXPORT_VERSION,
         "name": model_name(model_path),
@@ -121,6 +122,22 @@ def export_onnx(model_path: str, cache_dir: Path) -> Path:
     except OSError:  # another process finished the same export first
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _weights_beside(path: Path) -> None:
+    """Move the weights out of the graph file: onnxruntime then maps them instead of copying
+    them out of a parsed protobuf, which saves ~70 MB of resident memory per process."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=f"{path.name}.data",
+        size_threshold=1024,
+    )
 
 
 def _tokenizer(path: Path, max_length: int) -> Any:

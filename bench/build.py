@@ -16,12 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import BENCH_DIR, ROOT, generate
-from bench.synthetic import MixEncoder, pool_vectors, real_encoder
+from bench.corpus import ROOT, generate
+from bench.synthetic import MixEncoder, install_export, pool_vectors, real_encoder
 from index.articles import load_articles
-from index.onnx_encoder import export_onnx
 from index.search import default_params
-from index.settings import packaged_model_path
 from index.store import build_index
 
 STORYBOT = str(Path(sys.executable).parent / "storybot")
@@ -29,10 +27,7 @@ STORYBOT = str(Path(sys.executable).parent / "storybot")
 
 def storybot_index(stories: Path, index: Path) -> tuple[float, dict[str, Any]]:
     """Wall seconds of `storybot index`, and the new build's manifest counts."""
-    exported = export_onnx(packaged_model_path(), BENCH_DIR / "models")
-    models = index.parent / "models" / exported.name
-    if not models.exists():
-        shutil.copytree(exported, models)
+    install_export(index)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     subprocess.run(

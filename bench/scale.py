@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.corpus import BENCH_DIR, generate, questions
 from bench.stats import pct
-from bench.synthetic import MixEncoder, mix, pool_vectors, real_encoder
+from bench.synthetic import MixEncoder, install_export, mix, pool_vectors, real_encoder
 from bot.engine import index_is_current
 from bot.settings import BotSettings
 from index.articles import load_articles
@@ -40,6 +40,7 @@ def scale_settings(n_sentences: int, seed: int = 1) -> BotSettings:
             passage_sentences=settings.passage_sentences,
             params=default_params(),
         )
+    install_export(settings.index)
     return settings
 
 

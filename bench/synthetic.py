@@ -13,6 +13,7 @@ exact search. Questions are always embedded for real.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +71,11 @@ class MixEncoder:
         return out
 
 
-def index_size(folder: Path) -> int:
-    """Bytes on disk of a build folder (following the index symlink)."""
-    return sum(p.stat().st_size for p in Path(folder).resolve().rglob("*") if p.is_file())
+def install_export(index: Path) -> None:
+    """Put the ONNX export where a bot serving `index` looks for it (`<index parent>/models`),
+    as it is after a first run, so no benchmark times (or measures the memory of) the one-time
+    export, which imports torch."""
+    exported = export_onnx(packaged_model_path(), BENCH_DIR / "models")
+    target = Path(index).parent / "models" / exported.name
+    if not target.exists():
+        shutil.copytree(exported, target)

@@ -19,8 +19,8 @@ from typing import Any
 from bench.corpus import ROOT, generate
 from bench.synthetic import MixEncoder, install_export, pool_vectors, real_encoder
 from index.articles import load_articles
+from index.builder import build_index
 from index.search import default_params
-from index.store import build_index
 
 STORYBOT = str(Path(sys.executable).parent / "storybot")
 

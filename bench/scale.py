@@ -15,10 +15,10 @@ from bench.synthetic import MixEncoder, install_export, mix, pool_vectors, real_
 from bot.engine import index_is_current
 from bot.settings import BotSettings
 from index.articles import load_articles
+from index.builder import build_index
 from index.embedder import model_name
 from index.search import default_params
 from index.settings import packaged_model_path
-from index.store import build_index
 from index.vectors import choose_index, make_index
 
 

@@ -19,19 +19,12 @@ from bot.templates import render
 from bot.updates import whats_new
 from index.articles import load_articles
 from index.batcher import BatchingOnnxEncoder
+from index.builder import BuildReport, build_index
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.onnx_encoder import export_onnx
 from index.search import default_params
-from index.store import (
-    FORMAT_VERSION,
-    BuildReport,
-    Store,
-    build_index,
-    current_build,
-    load_store,
-    read_manifest,
-)
+from index.store import FORMAT_VERSION, Store, current_build, load_store, read_manifest
 from index.summary import summarize
 
 log = logging.getLogger(__name__)

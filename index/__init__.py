@@ -4,8 +4,9 @@ Nothing here knows about Telegram.
 """
 
 from index.articles import Article, load_articles
+from index.builder import build_index
 from index.search import Hit, SearchResult, search
-from index.store import Store, build_index, load_store
+from index.store import Store, load_store
 
 __all__ = [
     "Article",

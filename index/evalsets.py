@@ -19,10 +19,11 @@ from typing import Any
 
 from index import passages, splitter, store, tokens
 from index.articles import Article, parse_article
+from index.builder import build_index
 from index.embedder import Encoder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StorybotError
 from index.splitter import Sentence
-from index.store import Store, build_index, load_store
+from index.store import Store, load_store
 
 
 class BadEvalSet(StorybotError):

@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 from index.articles import load_articles
+from index.builder import build_index, build_lock
 from index.embedder import Embedder
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.search import search
-from index.store import (
-    FORMAT_VERSION,
-    build_index,
-    build_lock,
-    current_build,
-    load_store,
-)
+from index.store import FORMAT_VERSION, current_build, load_store
 from support import FakeEmbedder
 
 QUESTIONS = ["Who is Steve Witkoff?", "Why did Rubio cancel?", "What does Kyiv want first?"]

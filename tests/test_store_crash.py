@@ -25,10 +25,11 @@ from bot.cli import cli
 from bot.engine import build
 from bot.settings import BotSettings
 from index.articles import load_articles
+from index.builder import build_index, build_lock
 from index.embedder import Embedder
 from index.errors import IndexBusy, IndexCorrupt
 from index.search import search
-from index.store import build_index, build_lock, current_build, load_store
+from index.store import current_build, load_store
 from support import ROOT, FakeEmbedder
 
 QUESTIONS = ["Who is Steve Witkoff?", "Why did Rubio cancel?", "What does Kyiv want first?"]
@@ -39,7 +40,7 @@ import os, pathlib, sys, time
 import faiss
 from support import FakeEmbedder
 from index.articles import load_articles
-from index.store import build_index
+from index.builder import build_index
 
 stories, index_dir, stop_at, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from index.articles import load_articles
-from index.store import build_index, load_store
+from index.builder import build_index
+from index.store import load_store
 from index.summary import summarize
 from support import FakeEmbedder
 

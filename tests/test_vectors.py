@@ -10,9 +10,10 @@ import pytest
 
 from bench.corpus import generate
 from index.articles import load_articles
+from index.builder import build_index
 from index.errors import IndexCorrupt
 from index.search import search
-from index.store import build_index, load_store
+from index.store import load_store
 from index.vectors import choose_index
 from support import FakeEmbedder
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from index.articles import load_articles
+from index.builder import KEEP_BUILDS, build_index
 from index.errors import IndexCorrupt
-from index.store import KEEP_BUILDS, build_index, current_build
+from index.store import current_build
 from index.versions import (
     HISTORY_FILE,
     History,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import passages, splitter, store, tokens
+from index import builder, passages, splitter, store, tokens
 from index.articles import Article, parse_article
 from index.builder import build_index
 from index.embedder import Encoder
@@ -147,7 +147,7 @@ def _fingerprint(encoder: Encoder, passage_sentences: int, params: dict[str, Any
     """What a cached eval index depends on besides its stories: code that shapes it, and config."""
     digest = hashlib.sha256(f"{encoder.name}\x00{passage_sentences}\x00".encode())
     digest.update(json.dumps(params, sort_keys=True).encode())
-    for module in (splitter, passages, store, tokens):
+    for module in (splitter, passages, store, builder, tokens):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -62,22 +61,34 @@ def build(
         progress=progress,
     )
     if isinstance(encoder, Embedder) and settings.query_encoder == "onnx":
-        query_encoder(settings)  # export the torch-free query model now, while torch is loaded
+        onnx_export(settings)  # export the torch-free query model now, while torch is loaded
     return report, [f"{p.path}: {p.reason}" for p in problems]
+
+
+ONNX_FAILURES = (ImportError, OSError, RuntimeError, ValueError)
+
+
+def onnx_export(settings: BotSettings) -> Path | None:
+    """The model's ONNX export, made once per model under `<index parent>/models/`, or None
+    (with a warning) when it cannot be made."""
+    try:
+        return export_onnx(settings.model_path(), settings.index.parent / "models")
+    except ONNX_FAILURES as exc:
+        log.warning("no ONNX query encoder (%s); using sentence-transformers", exc)
+        return None
 
 
 def query_encoder(settings: BotSettings) -> Encoder:
     """The encoder for questions: the model's ONNX export (no torch) unless told otherwise.
 
-    The export is made once per model and kept under `<index parent>/models/`; should it fail,
-    questions are encoded by sentence-transformers, which gives the same vectors, only slower
-    to start.
+    Without the export, questions are encoded by sentence-transformers, which gives the same
+    vectors, only slower to start.
     """
-    if settings.query_encoder == "onnx":
+    folder = onnx_export(settings) if settings.query_encoder == "onnx" else None
+    if folder is not None:
         try:
-            folder = export_onnx(settings.model_path(), settings.index.parent / "models")
             return BatchingOnnxEncoder(folder)
-        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        except ONNX_FAILURES as exc:
             log.warning("no ONNX query encoder (%s); using sentence-transformers", exc)
     return Embedder(settings.model_path())
 
@@ -88,7 +99,6 @@ class Engine:
     def __init__(self, settings: BotSettings, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.encoder: Encoder = encoder or query_encoder(settings)
-        self._lock = threading.Lock()
         self.store: Store = load_store(settings.index, expect_model=self.encoder.name)
 
     def reload_if_changed(self) -> bool:
@@ -101,8 +111,7 @@ class Engine:
         except (IndexNotBuilt, IndexCorrupt, IndexMismatch) as exc:
             log.warning("new index not loaded, still serving the old one: %s", exc)
             return False
-        with self._lock:
-            self.store = store
+        self.store = store  # one assignment: a question sees the old store or the new one
         log.info("serving index build %s", store.build_id)
         return True
 

@@ -184,12 +184,4 @@ def answer_question(
     result = search(store, encoder, cleaned, k=max(citations, 10))
     if avoid is not None:
         result = pass_over(result, avoid)
-    answer = from_result(store, result, citations)
-    return Answer(
-        question=question,
-        answered=answer.answered,
-        confidence=answer.confidence,
-        citations=answer.citations,
-        text=answer.text,
-        kind=answer.kind,
-    )
+    return replace(from_result(store, result, citations), question=question)

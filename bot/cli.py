@@ -34,6 +34,15 @@ def folder_options(func: F) -> F:
     return func
 
 
+eval_cache_option = click.option(
+    "--cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("var/eval"),
+    show_default=True,
+    help="Where evaluation indexes are kept, keyed by content and config.",
+)
+
+
 def make_settings(stories: Path | None, index_dir: Path | None) -> BotSettings:
     """Settings from the environment, with command-line folders taking precedence."""
     overrides: dict[str, Any] = {}
@@ -233,13 +242,7 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
     default=Path("stories"),
     show_default=True,
 )
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("var/eval"),
-    show_default=True,
-    help="Where evaluation indexes are kept, keyed by content and config.",
-)
+@eval_cache_option
 @click.option(
     "--params",
     "params_file",
@@ -287,12 +290,7 @@ def eval_command(
     show_default=True,
     help="The SQuAD 2.0 file to fit on (never test.json).",
 )
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("var/eval"),
-    show_default=True,
-)
+@eval_cache_option
 @click.option(
     "--max-false-decline",
     type=click.FloatRange(0.0, 0.5),

@@ -78,12 +78,17 @@ async def reply_answer(
     return answer
 
 
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    """True when `message` is a reply to one of the bot's own messages."""
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+
+
 def earlier_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Earlier | None:
     """What the bot's message that `message` replies to answered, if it is one of the bot's."""
-    replied = message.reply_to_message
-    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+    if not replies_to_bot(message, context.bot.id) or message.reply_to_message is None:
         return None
-    return recall(state_of(context), message.chat_id, replied.message_id)
+    return recall(state_of(context), message.chat_id, message.reply_to_message.message_id)
 
 
 def summary_args(args: list[str]) -> tuple[str | None, int | None]:
@@ -171,8 +176,7 @@ async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or not message.text or message.chat.type == ChatType.PRIVATE:
         return
     bot = context.bot
-    replied = message.reply_to_message
-    if replied and replied.from_user and replied.from_user.id == bot.id:
+    if replies_to_bot(message, bot.id):
         await reply_answer(message, context, strip_mention(message.text, bot.username))
         return
     mentions = message.parse_entities([MessageEntityType.MENTION]).values()

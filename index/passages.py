@@ -6,6 +6,7 @@ paragraph (and so never an article) boundary and no passage is a lone leftover s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -39,6 +40,6 @@ def make_passages(sentences: list[Sentence], size: int) -> list[Passage]:
     return passages
 
 
-def passage_text(passage: Passage, sentences: list[Sentence]) -> str:
+def passage_text(passage: Passage, sentences: Sequence[Sentence]) -> str:
     """The passage's sentences joined by single spaces."""
     return " ".join(s.text for s in sentences[passage.first : passage.last])

@@ -13,10 +13,8 @@ from typing import Any
 from bot.links import text_fragment_url
 from bot.templates import render
 from index.embedder import Encoder
-from index.errors import IndexCorrupt
 from index.search import SearchResult, search
 from index.store import Store
-from index.versions import served_history
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +86,7 @@ def topics(store: Store, limit: int = 3) -> str:
 
 def revisions(store: Store) -> dict[str, str]:
     """Sentence id → earlier wording, for the store's sentences that an update changed."""
-    try:
-        history = served_history(store.path)
-    except IndexCorrupt:
-        log.warning("the story history of %s is unreadable; no change notes", store.path)
-        return {}
-    return history.revised if history else {}
+    return store.revised
 
 
 def cite(store: Store, index: int, score: float) -> Citation:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -30,19 +29,20 @@ from index.passages import make_passages
 from index.previous import previous_spans, split_all, splitter_fingerprint
 from index.store import (
     FORMAT_VERSION,
-    LEXICAL_FILE,
+    REVISIONS_FILE,
     current_build,
     lexical_fingerprint,
     lexical_indexes,
     load_store,
     passage_input,
+    save_lexical,
     sentence_input,
     sha256_file,
     stored_vectors,
     write_json,
 )
 from index.tokens import Tokens, sentence_tokens, text_key
-from index.vectors import FLAT_MAX, choose_index, is_exact, make_index
+from index.vectors import FLAT_MAX, choose_indexes, is_exact, make_index
 from index.versions import record, save_history
 
 KEEP_BUILDS = 3
@@ -170,18 +170,19 @@ def build_index(
             tmp / "passages.json",
             [[article_no[p.article], p.paragraph, p.first, p.last] for p in passages],
         )
-        specs = {"sentences": choose_index(len(s_vectors), flat_max)}
-        specs["passages"] = choose_index(len(p_vectors), flat_max)
+        specs = choose_indexes(len(s_vectors), len(p_vectors), flat_max)
         for name, vectors in (("sentences", s_vectors), ("passages", p_vectors)):
             faiss.write_index(
                 make_index(vectors, encoder.dim, specs[name]), str(tmp / f"{name}.faiss")
             )
             if not is_exact(specs[name]):  # the next rebuild reuses vectors from this copy
                 np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
-        with (tmp / LEXICAL_FILE).open("wb") as handle:
-            pickle.dump(lexical_indexes(sentences, passages), handle, protocol=5)
+        save_lexical(lexical_indexes(sentences, passages), tmp)
         tokens.save(tmp / "tokens.npz")
-        save_history(record(build_id, ordered, sentences, current_build(index_dir)), tmp)
+        history = record(build_id, ordered, sentences, current_build(index_dir))
+        save_history(history, tmp)
+        # Answers need only this map; the whole history stays on disk for "what's new".
+        write_json(tmp / REVISIONS_FILE, history.revised)
         manifest = {
             "format": FORMAT_VERSION,
             "build_id": build_id,

@@ -2,12 +2,18 @@
 
 Tokens are lowercased words with English stop words dropped and a light suffix strip
 ("talks" → "talk"), so plurals and simple inflections of a reader's wording still match.
+
+A BM25 index is saved as flat (CSR) arrays: every term's postings — (document id, weight) pairs —
+lie in one run of a single `.npy` file, which is memory-mapped at load, so a query reads only the
+pages of its own terms; the terms and where their runs start sit in a small JSON file.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -50,28 +56,87 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class BM25:
-    """Okapi BM25 with a dense term → postings layout; scores every document for a query."""
+POSTING = np.dtype([("id", "<i4"), ("weight", "<f4")])
 
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self.n_docs = len(docs)
+
+class BM25:
+    """Okapi BM25 over term → postings runs (CSR); scores every document for a query.
+
+    `postings[indptr[r] : indptr[r + 1]]` are the documents holding term number r, ids ascending,
+    each with its precomputed BM25 weight.
+    """
+
+    def __init__(
+        self, terms: Sequence[str], indptr: np.ndarray, postings: np.ndarray, n_docs: int
+    ) -> None:
+        if len(indptr) != len(terms) + 1 or postings.dtype != POSTING:
+            raise ValueError("BM25 terms, offsets and postings are out of step")
+        if len(postings) != (int(indptr[-1]) if len(indptr) else 0):
+            raise ValueError("BM25 offsets do not match the postings")
+        self.row = {term: number for number, term in enumerate(terms)}
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.postings = postings
+        # Plain strided views of the (possibly memory-mapped) pairs: no per-slice memmap objects.
+        self.ids = postings["id"].view(np.ndarray)
+        self.weights = postings["weight"].view(np.ndarray)
+        self.n_docs = n_docs
+
+    @classmethod
+    def fit(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
+        """The index of tokenised documents."""
+        n_docs = len(docs)
         lengths = np.array([len(d) for d in docs], dtype=np.float32)
         avg = float(lengths.mean()) if len(docs) and lengths.mean() > 0 else 1.0
         norm = k1 * (1 - b + b * lengths / avg)
-        postings: dict[str, dict[int, int]] = {}
+        counts: dict[str, dict[int, int]] = {}
         for doc_id, doc in enumerate(docs):
             for token in doc:
-                counts = postings.setdefault(token, {})
-                counts[doc_id] = counts.get(doc_id, 0) + 1
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for token, counts in postings.items():
-            ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-            df = len(counts)
-            idf = np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
-            weights = idf * tf * (k1 + 1) / (tf + norm[ids])
-            self.postings[token] = (ids, weights.astype(np.float32))
+                per_doc = counts.setdefault(token, {})
+                per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+        terms = sorted(counts)
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(counts[t]) for t in terms])
+        postings = np.zeros(int(indptr[-1]), dtype=POSTING)
+        for number, term in enumerate(terms):
+            per_doc = counts[term]
+            ids = np.fromiter(per_doc.keys(), dtype=np.int64, count=len(per_doc))
+            tf = np.fromiter(per_doc.values(), dtype=np.float32, count=len(per_doc))
+            df = len(per_doc)
+            idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            run = postings[indptr[number] : indptr[number + 1]]
+            run["id"] = ids
+            run["weight"] = idf * tf * (k1 + 1) / (tf + norm[ids])
+        return cls(terms, indptr, postings, n_docs)
+
+    def save(self, terms_path: Path, postings_path: Path) -> None:
+        """Write the terms and offsets (JSON) and the postings (`.npy`)."""
+        terms = sorted(self.row, key=self.row.__getitem__)
+        data = {"n_docs": self.n_docs, "terms": terms, "indptr": self.indptr.tolist()}
+        Path(terms_path).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        with Path(postings_path).open("wb") as handle:
+            np.save(handle, np.ascontiguousarray(self.postings))
+
+    @classmethod
+    def load(cls, terms_path: Path, postings_path: Path) -> BM25:
+        """Read what `save` wrote, the postings memory-mapped (ValueError if malformed)."""
+        data = json.loads(Path(terms_path).read_text(encoding="utf-8"))
+        postings = np.load(postings_path, mmap_mode="r")
+        if postings.ndim != 1:
+            raise ValueError(f"{postings_path} is not a postings array")
+        return cls(
+            data["terms"], np.array(data["indptr"], dtype=np.int64), postings, data["n_docs"]
+        )
+
+    def _span(self, token: str) -> slice | None:
+        number = self.row.get(token)
+        if number is None:
+            return None
+        return slice(int(self.indptr[number]), int(self.indptr[number + 1]))
+
+    def df(self, token: str) -> int:
+        """How many documents hold the token."""
+        number = self.row.get(token)
+        return 0 if number is None else int(self.indptr[number + 1] - self.indptr[number])
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token; an unseen token counts as the rarest.
@@ -79,8 +144,7 @@ class BM25:
         So a question's total IDF includes the words the stories never use, and "share of the
         question's rare words matched" drops for questions about something else.
         """
-        entry = self.postings.get(token)
-        df = 0 if entry is None else len(entry[0])
+        df = self.df(token)
         return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
 
     def coverage(self, query: Sequence[str]) -> np.ndarray:
@@ -90,16 +154,16 @@ class BM25:
         for token in set(query):
             idf = self.idf(token)
             total += idf
-            entry = self.postings.get(token)
-            if entry is not None:
-                out[entry[0]] += idf
+            span = self._span(token)
+            if span is not None:
+                out[self.ids[span]] += idf
         return out / total if total > 0 else out
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for the query tokens (repeats count once)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         for token in set(query):
-            entry = self.postings.get(token)
-            if entry is not None:
-                out[entry[0]] += entry[1]
+            span = self._span(token)
+            if span is not None:
+                out[self.ids[span]] += self.weights[span]
         return out

@@ -8,12 +8,19 @@ Layout of an index folder (`var/index` by default) — a symlink to the build th
         sentences.json  [article number, paragraph, start, end] per sentence
         passages.json   [article number, paragraph, first, last] per passage
         sentences.faiss / passages.faiss   inner-product FAISS indexes of normalised vectors
+        sentences.f16.npy / passages.f16.npy   exact vectors beside an IVF index, for rebuilds only
+        sentences.bm25.json / .npy, passages.bm25.json / .npy   BM25 terms and postings (lexical.py)
         tokens.npz, tokens.vectors.npy   each sentence's content word-piece vectors (tokens.py)
         history.json    each article's recent versions, for "what's new" (index/versions.py)
+        revisions.json  sentence id → earlier wording, for sentences an update changed
 
 A build writes a new folder beside the old ones and then atomically repoints the symlink, so a
 reader sees either the old index or the new one, never half of one; a killed build leaves only
 an unused folder behind. Loading verifies format, model and checksums before anything is served.
+
+Only what a query needs is resident: sentences and passages are integer columns
+(index/tables.py), BM25 postings and token vectors are memory-mapped, and the history (tens of MB
+at 100k sentences) is read only by "what's new" — answers need just `revisions.json`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +42,18 @@ from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.lexical import BM25, tokenize
 from index.passages import Passage, passage_text
 from index.splitter import Sentence
+from index.tables import PassageTable, SentenceTable
 from index.tokens import SentenceTokens
 from index.vectors import is_exact, ready
 
 # Bump it whenever sentence_input or passage_input change: a rebuild reuses old vectors keyed by
 # what the *current* inputs would be, so only a format change keeps stale vectors out.
-FORMAT_VERSION = 4
-LEXICAL_FILE = "lexical.pkl"
+FORMAT_VERSION = 5
+LEXICAL_FILES = {
+    "sentences": ("sentences.bm25.json", "sentences.bm25.npy"),
+    "passages": ("passages.bm25.json", "passages.bm25.npy"),
+}
+REVISIONS_FILE = "revisions.json"
 DATA_FILES = (
     "articles.json",
     "sentences.json",
@@ -50,6 +62,8 @@ DATA_FILES = (
     "passages.faiss",
     "tokens.npz",
     "tokens.vectors.npy",
+    *(name for pair in LEXICAL_FILES.values() for name in pair),
+    REVISIONS_FILE,
 )
 
 
@@ -60,21 +74,20 @@ class Store:
     path: Path
     manifest: dict[str, Any]
     articles: dict[str, Article]
-    sentences: list[Sentence]
-    passages: list[Passage]
+    sentences: SentenceTable
+    passages: PassageTable
     sentence_index: faiss.Index
     passage_index: faiss.Index
     tokens: SentenceTokens
+    revised: dict[str, str] = field(default_factory=dict, repr=False)
     passage_of: np.ndarray = field(init=False)
     sentence_bm25: BM25 = field(init=False)
     passage_bm25: BM25 = field(init=False)
     lexical: tuple[BM25, BM25] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.passage_of = np.zeros(len(self.sentences), dtype=np.int64)
-        for number, passage in enumerate(self.passages):
-            self.passage_of[passage.first : passage.last] = number
-        if self.lexical is None:  # saved by the build; rebuilt only for older builds
+        self.passage_of = self.passages.owners(len(self.sentences))
+        if self.lexical is None:  # saved by the build; rebuilt when the lexical code changed
             self.lexical = lexical_indexes(self.sentences, self.passages)
         self.sentence_bm25, self.passage_bm25 = self.lexical
 
@@ -98,17 +111,25 @@ def sentence_input(sentence: Sentence, article: Article) -> str:
     return sentence.text
 
 
-def passage_input(passage: Passage, sentences: list[Sentence], article: Article) -> str:
+def passage_input(passage: Passage, sentences: Sequence[Sentence], article: Article) -> str:
     """What the embedder sees for a passage: the article title, then the passage text."""
     return f"{article.title}. {passage_text(passage, sentences)}"
 
 
-def lexical_indexes(sentences: list[Sentence], passages: list[Passage]) -> tuple[BM25, BM25]:
+def lexical_indexes(
+    sentences: Sequence[Sentence], passages: Sequence[Passage]
+) -> tuple[BM25, BM25]:
     """BM25 over the sentences and over the passages."""
     return (
-        BM25([tokenize(s.text) for s in sentences]),
-        BM25([tokenize(passage_text(p, sentences)) for p in passages]),
+        BM25.fit([tokenize(s.text) for s in sentences]),
+        BM25.fit([tokenize(passage_text(p, sentences)) for p in passages]),
     )
+
+
+def save_lexical(lexical: tuple[BM25, BM25], folder: Path) -> None:
+    """Write both BM25 indexes into a build folder (LEXICAL_FILES)."""
+    for bm25, (terms, postings) in zip(lexical, LEXICAL_FILES.values(), strict=True):
+        bm25.save(folder / terms, folder / postings)
 
 
 def lexical_fingerprint() -> str:
@@ -117,12 +138,10 @@ def lexical_fingerprint() -> str:
 
 
 def _load_lexical(build: Path, manifest: dict[str, Any]) -> tuple[BM25, BM25] | None:
-    path = build / LEXICAL_FILE
-    if manifest.get("lexical") != lexical_fingerprint() or not path.exists():
+    if manifest.get("lexical") != lexical_fingerprint():
         return None
-    with path.open("rb") as handle:
-        loaded: tuple[BM25, BM25] = pickle.load(handle)
-    return loaded
+    sentences, passages = (BM25.load(build / t, build / p) for t, p in LEXICAL_FILES.values())
+    return sentences, passages
 
 
 def stored_vectors(store: Store, kind: str, index: faiss.Index) -> np.ndarray:
@@ -202,19 +221,15 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
                 f"the index file {name} at {index_dir} fails its checksum (damaged or "
                 "truncated); rebuild it with `storybot index`"
             )
-    if LEXICAL_FILE in manifest.get("checksums", {}):
-        path = build / LEXICAL_FILE
-        if not path.exists() or (
-            verify and sha256_file(path) != manifest["checksums"][LEXICAL_FILE]
-        ):
-            raise IndexCorrupt(
-                f"the index file {LEXICAL_FILE} at {index_dir} is missing or damaged"
-            )
     try:
         raw_articles = json.loads((build / "articles.json").read_text(encoding="utf-8"))
         articles = [Article(**a) for a in raw_articles]
-        raw_sentences = json.loads((build / "sentences.json").read_text(encoding="utf-8"))
-        raw_passages = json.loads((build / "passages.json").read_text(encoding="utf-8"))
+        del raw_articles
+        sentences = SentenceTable(articles, _read_json(build / "sentences.json"))
+        passages = PassageTable(articles, _read_json(build / "passages.json"))
+        revised = _read_json(build / REVISIONS_FILE)
+        if not isinstance(revised, dict):
+            raise ValueError(f"{REVISIONS_FILE} is not a mapping")
         sentence_index = faiss.read_index(str(build / "sentences.faiss"))
         passage_index = faiss.read_index(str(build / "passages.faiss"))
         specs = manifest.get("vector_index", {})
@@ -222,13 +237,8 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         ready(passage_index, specs.get("passages", {}))
         lexical = _load_lexical(build, manifest)
         tokens = SentenceTokens.load(build / "tokens.npz")
-    except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError) as exc:
         raise IndexCorrupt(f"the index at {index_dir} cannot be read: {exc}") from exc
-    sentences = [
-        Sentence(articles[a].id, para, start, end, articles[a].body[start:end])
-        for a, para, start, end in raw_sentences
-    ]
-    passages = [Passage(articles[a].id, para, first, last) for a, para, first, last in raw_passages]
     if (
         sentence_index.ntotal != len(sentences)
         or passage_index.ntotal != len(passages)
@@ -245,4 +255,9 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         passage_index=passage_index,
         lexical=lexical,
         tokens=tokens,
+        revised=revised,
     )
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -4,7 +4,8 @@ Up to `FLAT_MAX` vectors the index is exact (`IndexFlatIP`, 1.5 KB a vector at d
 that it is IVF with 8-bit scalar quantisation ("ivf-sq8"): vectors are stored in a quarter of
 the space and a question probes only the nearest `nprobe` of `nlist` clusters, which keeps
 memory and search time in bounds at a million sentences. Its recall against exact search is
-measured by the benchmarks (docs/benchmarks.md). The chosen spec goes into the manifest, and
+measured by the benchmarks (docs/benchmarks.md). Passages follow the sentences: a corpus big
+enough for IVF sentences gets IVF passages too. The chosen spec goes into the manifest, and
 `ready` restores the search-time settings after loading. Candidate vectors come back through
 `reconstruct_batch` for both kinds (decoded from 8 bits for IVF, so cosines are near-exact).
 """
@@ -27,6 +28,14 @@ def choose_index(n: int, flat_max: int = FLAT_MAX) -> dict[str, Any]:
         return {"type": "flat"}
     nlist = max(1, min(int(2 * math.sqrt(n)), n // 40))  # k-means wants ~40 points a list
     return {"type": "ivf-sq8", "nlist": nlist, "nprobe": min(nlist, max(16, nlist // 16))}
+
+
+def choose_indexes(n_sentences: int, n_passages: int, flat_max: int = FLAT_MAX) -> dict[str, Any]:
+    """Specs of both indexes. Passages are quantised whenever sentences are, though there are
+    ~4x fewer of them: at 100k sentences their flat index would be a fifth of the bot's memory."""
+    sentences = choose_index(n_sentences, flat_max)
+    passage_max = flat_max if is_exact(sentences) else 0
+    return {"sentences": sentences, "passages": choose_index(n_passages, passage_max)}
 
 
 def make_index(vectors: np.ndarray, dim: int, spec: dict[str, Any]) -> faiss.Index:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from index.builder import build_index
 from index.errors import IndexCorrupt
 from index.search import search
 from index.store import load_store
-from index.vectors import choose_index
+from index.vectors import choose_index, choose_indexes
 from support import FakeEmbedder
 
 
@@ -92,13 +94,40 @@ def test_rebuild_after_one_changed_article_embeds_and_splits_only_it(
     assert [s.text for s in rebuilt.sentences] == [s.text for s in fresh.sentences]
 
 
-def test_bm25_is_saved_with_the_build_and_checked(stories_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["sentences.bm25.npy", "passages.bm25.json"])
+def test_bm25_is_saved_with_the_build_and_checked(
+    stories_dir: Path, tmp_path: Path, name: str
+) -> None:
     articles, _ = load_articles(stories_dir)
     build_index(articles, tmp_path / "index", FakeEmbedder())
     store = load_store(tmp_path / "index")
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert "lexical.pkl" in manifest["checksums"]
+    assert name in manifest["checksums"]
     assert store.sentence_bm25.n_docs == len(store.sentences)
-    (tmp_path / "index" / "lexical.pkl").write_bytes(b"garbage")
-    with pytest.raises(IndexCorrupt, match="lexical"):
+    assert store.passage_bm25.n_docs == len(store.passages)
+    (tmp_path / "index" / name).write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match=re.escape(name)):
         load_store(tmp_path / "index")
+
+
+def test_passages_are_quantised_when_sentences_are(corpus: Path, tmp_path: Path) -> None:
+    articles, _ = load_articles(corpus)
+    build_index(articles, tmp_path / "small", FakeEmbedder(), flat_max=10_000)
+    build_index(articles, tmp_path / "big", FakeEmbedder(), flat_max=500)
+    small, big = load_store(tmp_path / "small"), load_store(tmp_path / "big")
+    assert len(big.passages) < 500 < len(big.sentences)
+    assert small.manifest["vector_index"]["passages"] == {"type": "flat"}
+    assert big.manifest["vector_index"]["passages"]["type"] == "ivf-sq8"
+    exact = small.passage_index.reconstruct_n(0, small.passage_index.ntotal)
+    decoded = big.passage_index.reconstruct_batch(np.arange(len(exact)))
+    assert np.allclose(decoded, exact, atol=0.02)
+    # 8-bit codes: a quarter of the flat index's bytes, plus the coarse centroids.
+    flat_bytes = len(faiss.serialize_index(small.passage_index))
+    assert len(faiss.serialize_index(big.passage_index)) < 0.5 * flat_bytes
+
+
+def test_choose_indexes_quantises_passages_only_beside_quantised_sentences() -> None:
+    assert choose_indexes(40_000, 10_000)["passages"] == {"type": "flat"}
+    specs = choose_indexes(100_000, 27_000)
+    assert specs["sentences"]["type"] == specs["passages"]["type"] == "ivf-sq8"
+    assert specs["passages"]["nlist"] < specs["sentences"]["nlist"]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer import cite
 from index.articles import load_articles
 from index.builder import KEEP_BUILDS, build_index
 from index.errors import IndexCorrupt
-from index.store import current_build
+from index.store import current_build, load_store
 from index.versions import (
     HISTORY_FILE,
     History,
@@ -136,3 +137,19 @@ def test_a_damaged_history_is_refused(tmp_path: Path) -> None:
 def test_build_time_reads_build_ids() -> None:
     assert build_time("20260105-093000.123456789") == "5 Jan 2026, 09:30 UTC"
     assert build_time("not-a-build") == "not-a-build"
+
+
+def test_answers_get_earlier_wordings_from_the_build_without_reading_the_history(
+    tmp_path: Path,
+) -> None:
+    stories, index = tmp_path / "s", tmp_path / "idx"
+    write(stories, "fire.txt", FIRST)
+    rebuild(stories, index)
+    write(stories, "fire.txt", FIRST.replace("Two people", "Three people"))
+    history = rebuild(stories, index)
+    (index / HISTORY_FILE).unlink()  # only "what's new" reads it
+    store = load_store(index)
+    assert store.revised == history.revised
+    changed = next(i for i, s in enumerate(store.sentences) if s.text == "Three people died.")
+    citation = cite(store, changed, 1.0)
+    assert (citation.status, citation.previous) == ("changed", "Two people died.")

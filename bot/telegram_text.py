@@ -223,10 +223,69 @@ def split_message(html: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
+    whole = _whole(html, limit)
+    if whole is not None:
+        return whole
     atoms = _tokenize(html)
     words = [index for index, atom in enumerate(atoms) if atom.is_word]
     if not words:
         return []
+    return _split(atoms, words, limit)
+
+
+def _whole(html: str, limit: int) -> list[str] | None:
+    """`split_message` of a message that fits whole (what `_split` gives, tested), else None.
+
+    Almost every reply fits, and this reads it in runs of text rather than atom by atom: on the
+    event loop the general path cost about as much as sending the message.
+    """
+    runs: list[tuple[str, str | None, str]] = []  # raw, tag name (None for text), visible text
+    closing = 0
+    pos = 0
+    for match in _TOKEN.finditer(html):
+        if match.start() > pos:
+            runs.append((html[pos : match.start()], None, html[pos : match.start()]))
+        raw, name = match.group(), match.group("name")
+        if name is None:
+            runs.append((raw, None, unescape(raw)))
+        else:
+            runs.append((raw, name, ""))
+            if not match.group("slash") and not match.group("rest").rstrip().endswith("/"):
+                closing += len(name) + 3
+        pos = match.end()
+    if pos < len(html):
+        runs.append((html[pos:], None, html[pos:]))
+    if utf16_len(html) + closing > limit:
+        return None
+    visible = [i for i, (_, name, text) in enumerate(runs) if name is None and text.strip()]
+    if not visible:
+        return []
+    first, last = visible[0], visible[-1]
+    out: list[str] = []
+    stack: list[_Atom] = []
+    for index, (raw, name, text) in enumerate(runs):
+        if name is not None:
+            out.append(raw)
+            atom = _tokenize(raw)[0]
+            if atom.kind is _Kind.OPEN:
+                stack.append(atom)
+            elif atom.kind is _Kind.CLOSE:
+                _close(stack, atom)
+        elif first < index < last:
+            out.append(raw)
+        elif index in (first, last):
+            if raw != text:  # an entity is one atom: kept whole
+                out.append(raw)
+            else:
+                head = raw.lstrip() if index == first else raw
+                out.append(head.rstrip() if index == last else head)
+        # whitespace-only text before the first visible run or after the last one is dropped
+    out.extend(_closing_tag(atom) for atom in reversed(stack))
+    return ["".join(out).strip()]
+
+
+def _split(atoms: list[_Atom], words: list[int], limit: int) -> list[str]:
+    """The parts of `split_message`, whether or not the whole message fits."""
     cuts = _cut_points(atoms, words)
 
     parts: list[str] = []

@@ -24,6 +24,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Templates change only with a deploy: no file check before every reply.
+        auto_reload=False,
     )
 
 

@@ -74,8 +74,10 @@ class Coalescer(Generic[T, R]):
 class BatchingOnnxEncoder(OnnxEncoder):
     """The ONNX query encoder whose one-text calls from concurrent threads are batched."""
 
-    def __init__(self, folder: Any, **options: Any) -> None:
-        super().__init__(folder, **options)
+    def __init__(self, folder: Any, threads: int = 1, **options: Any) -> None:
+        # Concurrent questions, not intra-op threads, keep the cores busy: one thread per model
+        # call costs ~25% less CPU a question than two (measured in docs/benchmarks.md).
+        super().__init__(folder, threads=threads, **options)
         self._keep: np.ndarray | None = None
         self._single = Coalescer(self._run_batch)
 

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.telegram_text import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_len
+from bot.telegram_text import (
+    TELEGRAM_MESSAGE_LIMIT,
+    _split,
+    _tokenize,
+    split_message,
+    utf16_len,
+)
 
 # A part made only of whole tags, whole entities and characters that need no escaping.
 _WHOLE_MARKUP = re.compile(r"(?:[^<>&]|<[^<>]*>|&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z]+);)*")
@@ -255,3 +261,15 @@ def test_parts_fit_are_balanced_and_keep_the_text(message: tuple[str, str], limi
     assert without_whitespace(joined) == without_whitespace(text)
     if utf16_len(markup) <= limit:
         assert len(parts) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=_messages(), limit=st.integers(min_value=50, max_value=600))
+def test_a_message_that_fits_is_rendered_as_the_general_splitter_would(
+    message: tuple[str, str], limit: int
+) -> None:
+    markup, _ = message
+    atoms = _tokenize(markup)
+    words = [index for index, atom in enumerate(atoms) if atom.is_word]
+
+    assert split_message(markup, limit=limit) == (_split(atoms, words, limit) if words else [])

@@ -1,10 +1,10 @@
 """Search: hybrid dense + lexical retrieval of the sentence that answers a question.
 
-Each candidate sentence gets a few signals — the cosine of the question to the sentence read with
-its title and previous sentence, to its passage, BM25 and IDF coverage of the question's words
-(each as a share of the question's total IDF), and a soft word-by-word match of contextual token
-vectors (index/tokens.py) — combined linearly with weights fitted on the SQuAD dev set by
-`storybot tune` (index/tuning.py, written to `index/params.json`).
+Each candidate sentence gets a few signals — the cosine of the question to the sentence and to
+its passage, BM25 of both and IDF coverage of the question's words (each as a share of the
+question's total IDF), and soft word-by-word matches of contextual token vectors against the
+sentence and against it with its paragraph neighbours (index/tokens.py) — combined linearly with
+weights fitted on the SQuAD dev set by `storybot tune` (index/tuning.py, `index/params.json`).
 
 `confidence` = P(on topic) × P(answered | on topic), two logistic models of the best candidates'
 signals, also fitted on dev. `related` (the story touches on this) compares P(on topic) with
@@ -27,7 +27,7 @@ from index.embedder import Encoder
 from index.lexical import tokenize
 from index.splitter import Sentence
 from index.store import Store
-from index.tokens import EMPTY, Tokens, encode_with_tokens
+from index.tokens import EMPTY, SOFT_COLUMNS, Tokens, encode_with_tokens
 
 FEATURES = (
     "dense",
@@ -35,8 +35,7 @@ FEATURES = (
     "bm25",
     "bm25_passage",
     "coverage",
-    "soft",
-    "soft_uniform",
+    *SOFT_COLUMNS,
 )
 SIGNALS = (
     "score",
@@ -131,7 +130,7 @@ def candidate_features(
         bm25_s[cand],
         bm25_p[passage_ids],
         store.sentence_bm25.coverage(words)[cand],
-        *store.tokens.soft_match(qtokens, cand).T,
+        *store.tokens.soft_match(qtokens, cand, store.neighbours).T,
     ]
     return cand, np.column_stack(columns).astype(np.float32)
 

@@ -81,12 +81,14 @@ class Store:
     tokens: SentenceTokens
     revised: dict[str, str] = field(default_factory=dict, repr=False)
     passage_of: np.ndarray = field(init=False)
+    neighbours: np.ndarray = field(init=False)
     sentence_bm25: BM25 = field(init=False)
     passage_bm25: BM25 = field(init=False)
     lexical: tuple[BM25, BM25] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.passage_of = self.passages.owners(len(self.sentences))
+        self.neighbours = paragraph_neighbours(self.sentences)
         if self.lexical is None:  # saved by the build; rebuilt when the lexical code changed
             self.lexical = lexical_indexes(self.sentences, self.passages)
         self.sentence_bm25, self.passage_bm25 = self.lexical
@@ -100,6 +102,18 @@ class Store:
     def build_id(self) -> str:
         """Name of the build folder this store was loaded from."""
         return str(self.manifest["build_id"])
+
+
+def paragraph_neighbours(sentences: SentenceTable) -> np.ndarray:
+    """(n, 2): the previous and the next sentence in each sentence's paragraph, -1 for none."""
+    n = len(sentences)
+    out = np.full((n, 2), -1, dtype=np.int64)
+    same = (sentences.article_no[1:] == sentences.article_no[:-1]) & (
+        sentences.paragraph[1:] == sentences.paragraph[:-1]
+    )
+    out[1:, 0] = np.where(same, np.arange(n - 1), -1)
+    out[:-1, 1] = np.where(same, np.arange(1, n), -1)
+    return out
 
 
 def sentence_input(sentence: Sentence, article: Article) -> str:

@@ -34,6 +34,8 @@ class Tokens:
 
 
 EMPTY = Tokens(np.zeros(0, dtype=np.int32), np.zeros((0, 0), dtype=np.float32))
+SOFT_COLUMNS = ("soft", "soft_uniform", "soft_context", "soft_min", "soft_share")
+STRONG = 0.8  # a question piece this close to a sentence piece is the same word in context
 
 
 @lru_cache(maxsize=4)
@@ -137,26 +139,60 @@ class SentenceTokens:
             raise ValueError(f"{path} and its vectors are out of step")
         return cls(ids, vectors, offsets)
 
-    def soft_match(self, question: Tokens, candidates: np.ndarray) -> np.ndarray:
-        """Per candidate: [IDF-weighted, plain] mean over question pieces of their best cosine."""
-        out = np.zeros((len(candidates), 2), dtype=np.float32)
+    def soft_match(
+        self, question: Tokens, candidates: np.ndarray, neighbours: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per candidate, how well its word pieces cover the question's (columns SOFT_COLUMNS).
+
+        Each question piece's best cosine with any piece of the sentence, then: the IDF-weighted
+        and the plain mean over question pieces (BERTScore recall), the same IDF-weighted mean
+        with the sentence's paragraph neighbours' pieces also counted (`neighbours[i]` = previous
+        and next sentence of sentence i in its paragraph, -1 for none), the worst-covered piece,
+        and the IDF share of pieces matched nearly exactly (cosine > STRONG).
+        """
+        out = np.zeros((len(candidates), len(SOFT_COLUMNS)), dtype=np.float32)
         if len(question.ids) == 0 or len(candidates) == 0 or len(self.ids) == 0:
             return out
-        starts, ends = self.offsets[candidates], self.offsets[candidates + 1]
-        nonempty = ends > starts
+        context = np.zeros((len(candidates), 0), dtype=np.int64)
+        if neighbours is not None:
+            context = neighbours[candidates]
+        rows = np.unique(np.concatenate([candidates, context[context >= 0]]))
+        best = self._best(question, rows)  # question pieces x rows; NaN for a row without pieces
+        at = np.searchsorted(rows, candidates)
+        own = best[:, at]
+        nonempty = ~np.isnan(own[0])
         if not nonempty.any():
             return out
+        own = np.nan_to_num(own, nan=-1.0)
+        around = own.copy()
+        for column in context.T:
+            valid = column >= 0
+            theirs = best[:, np.searchsorted(rows, np.where(valid, column, rows[0]))]
+            around = np.where(valid, np.fmax(around, theirs), around)
+        weights = self.idf(question.ids)
+        weights = weights / float(weights.sum())
+        out[:, 0] = weights @ own
+        out[:, 1] = own.mean(axis=0)
+        out[:, 2] = weights @ around
+        out[:, 3] = own.min(axis=0)
+        out[:, 4] = weights @ (own > STRONG)
+        out[~nonempty] = 0.0
+        return out
+
+    def _best(self, question: Tokens, rows: np.ndarray) -> np.ndarray:
+        """Each question piece's best cosine with the pieces of each sentence in `rows`."""
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
         lengths = ends - starts
+        best = np.full((len(question.ids), len(rows)), np.nan, dtype=np.float32)
+        nonempty = lengths > 0
+        if not nonempty.any():
+            return best
         seg = np.concatenate([[0], np.cumsum(lengths)])[:-1]
-        # Row numbers of every candidate's pieces, without a Python loop over candidates.
+        # Row numbers of every sentence's pieces, without a Python loop over sentences.
         index = np.arange(int(lengths.sum())) + np.repeat(starts - seg, lengths)
         sims = question.vectors @ self._rows(index).T
-        seg = seg[nonempty]
-        best = np.maximum.reduceat(sims, seg, axis=1)
-        weights = self.idf(question.ids)
-        out[nonempty, 0] = weights @ best / float(weights.sum())
-        out[nonempty, 1] = best.mean(axis=0)
-        return out
+        best[:, nonempty] = np.maximum.reduceat(sims, seg[nonempty], axis=1)
+        return best
 
 
 def vectors_path(path: Path) -> Path:

@@ -18,9 +18,9 @@ def outcomes(seed_engine: Engine) -> list[Outcome]:
 
 def test_seed_questions_cite_the_gold_sentence_first(outcomes: list[Outcome]) -> None:
     report = summarize("seed", outcomes)
-    # docs/evaluation.md: 0.764 (42 of 55) with the dev-fitted configuration; the goal
+    # docs/evaluation.md: 0.782 (43 of 55) with the dev-fitted configuration; the goal
     # is 0.95. The bar leaves one question of slack.
-    assert report.p_at_1 >= 0.74
+    assert report.p_at_1 >= 0.76
     assert report.mrr >= 0.8
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.engine import Engine
 from index.articles import load_articles
 from index.builder import build_index, build_lock
 from index.embedder import Embedder
@@ -115,3 +116,19 @@ def test_two_builds_cannot_run_at_once(stories_dir: Path, tmp_path: Path) -> Non
     articles, _ = load_articles(stories_dir)
     with build_lock(tmp_path / "index"), pytest.raises(IndexBusy):
         build_index(articles, tmp_path / "index", FakeEmbedder())
+
+
+def test_neighbours_stay_within_a_paragraph(seed_engine: Engine) -> None:
+    store = seed_engine.store
+    sentences = list(store.sentences)
+    for i, (previous, following) in enumerate(store.neighbours):
+        same = [
+            j
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(sentences)
+            and (sentences[j].article, sentences[j].paragraph)
+            == (sentences[i].article, sentences[i].paragraph)
+        ]
+        assert [j for j in (previous, following) if j >= 0] == same
+    # The seed story has paragraphs of two sentences, so some sentences have a neighbour.
+    assert (store.neighbours >= 0).any()

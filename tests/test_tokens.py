@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.tokens import EMPTY, SentenceTokens, Tokens
+from index.tokens import EMPTY, SOFT_COLUMNS, SentenceTokens, Tokens
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -34,9 +34,33 @@ def test_soft_match_is_the_mean_best_cosine_of_question_pieces(tokens: SentenceT
     # Unweighted: sentence 0 matches piece 1 fully and piece 3 not at all → 0.5.
     assert out[0, 1] == pytest.approx(0.5)
     assert out[2, 1] == pytest.approx(0.5)
-    assert out[1].tolist() == [0.0, 0.0]  # a sentence without content pieces matches nothing
+    assert not out[1].any()  # a sentence without content pieces matches nothing
     # IDF-weighted: pieces 1 and 3 each occur in one of three sentences → equal weights.
     assert out[0, 0] == pytest.approx(0.5)
+
+
+def test_worst_piece_and_strong_share(tokens: SentenceTokens) -> None:
+    question = Tokens(np.array([1, 3], np.int32), unit([1, 0, 0], [0.5, 0, 1]))
+    out = tokens.soft_match(question, np.array([0, 2]))
+    col = {name: i for i, name in enumerate(SOFT_COLUMNS)}
+    # Sentence 0: piece 1 matches exactly, piece 3 (cosine 0.447 with piece 1) is the worst.
+    assert out[0, col["soft_min"]] == pytest.approx(0.5 / np.sqrt(1.25))
+    assert out[0, col["soft_share"]] == pytest.approx(0.5)  # only piece 1 is above STRONG
+    # Sentence 2: piece 3 (cosine 0.894 > STRONG) is strong, piece 1 (0) the worst.
+    assert out[1, col["soft_min"]] == pytest.approx(0.0)
+    assert out[1, col["soft_share"]] == pytest.approx(0.5)
+
+
+def test_context_match_counts_the_paragraph_neighbours(tokens: SentenceTokens) -> None:
+    question = Tokens(np.array([1, 3], np.int32), unit([1, 0, 0], [0, 0, 1]))
+    # Sentences 0 and 2 are neighbours (1 has no pieces and sits between them).
+    neighbours = np.array([[-1, 2], [0, 2], [0, -1]])
+    out = tokens.soft_match(question, np.array([0]), neighbours)
+    soft, context = SOFT_COLUMNS.index("soft"), SOFT_COLUMNS.index("soft_context")
+    assert out[0, soft] == pytest.approx(0.5)  # alone, sentence 0 covers only piece 1
+    assert out[0, context] == pytest.approx(1.0)  # with sentence 2 beside it, both pieces
+    alone = tokens.soft_match(question, np.array([0]), np.full((3, 2), -1))
+    assert alone[0, context] == pytest.approx(0.5)
 
 
 def test_soft_match_without_question_tokens_is_zero(tokens: SentenceTokens) -> None:

@@ -9,13 +9,15 @@ one is asked for, its text sliced from the article body. Both tables are read-on
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 
 from index.articles import Article
 from index.passages import Passage
 from index.splitter import Sentence
+
+R = TypeVar("R")
 
 
 def _columns(rows: Sequence[Sequence[int]], name: str) -> np.ndarray:
@@ -26,77 +28,70 @@ def _columns(rows: Sequence[Sequence[int]], name: str) -> np.ndarray:
     return table.astype(np.int32)
 
 
-class SentenceTable(Sequence[Sentence]):
-    """Sentences as columns: article number, paragraph, start, end (offsets into the body)."""
+class _Table(Sequence[R]):
+    """Four int32 columns read as a sequence of records (`_record` makes one)."""
+
+    kind = "row"
 
     def __init__(self, articles: Sequence[Article], rows: Sequence[Sequence[int]]) -> None:
-        table = _columns(rows, "sentence")
+        table = _columns(rows, self.kind)
         if len(table) and not (table[:, 0].min() >= 0 and table[:, 0].max() < len(articles)):
-            raise ValueError("a sentence names an article the index does not hold")
+            raise ValueError(f"a {self.kind} names an article the index does not hold")
         self._articles = list(articles)
-        self.article_no, self.paragraph, self.start, self.end = (
-            np.ascontiguousarray(table[:, i]) for i in range(4)
-        )
+        self._columns = tuple(np.ascontiguousarray(table[:, i]) for i in range(4))
 
     def __len__(self) -> int:
-        return len(self.article_no)
+        return len(self._columns[0])
+
+    def _record(self, i: int) -> R:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> R: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[R]: ...
+    def __getitem__(self, i: int | slice) -> R | list[R]:
+        if isinstance(i, slice):
+            return [self._record(j) for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"{self.kind} index out of range")
+        return self._record(i % len(self))
+
+    def __iter__(self) -> Iterator[R]:
+        return (self._record(i) for i in range(len(self)))
+
+
+class SentenceTable(_Table[Sentence]):
+    """Sentences as columns: article number, paragraph, start, end (offsets into the body)."""
+
+    kind = "sentence"
+
+    def __init__(self, articles: Sequence[Article], rows: Sequence[Sequence[int]]) -> None:
+        super().__init__(articles, rows)
+        self.article_no, self.paragraph, self.start, self.end = self._columns
 
     def _record(self, i: int) -> Sentence:
         article = self._articles[self.article_no[i]]
         start, end = int(self.start[i]), int(self.end[i])
         return Sentence(article.id, int(self.paragraph[i]), start, end, article.body[start:end])
 
-    @overload
-    def __getitem__(self, i: int) -> Sentence: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Sentence]: ...
-    def __getitem__(self, i: int | slice) -> Sentence | list[Sentence]:
-        if isinstance(i, slice):
-            return [self._record(j) for j in range(*i.indices(len(self)))]
-        if not -len(self) <= i < len(self):
-            raise IndexError("sentence index out of range")
-        return self._record(i % len(self))
 
-    def __iter__(self) -> Iterator[Sentence]:
-        return (self._record(i) for i in range(len(self)))
-
-
-class PassageTable(Sequence[Passage]):
+class PassageTable(_Table[Passage]):
     """Passages as columns: article number, paragraph, first and last (exclusive) sentence."""
 
-    def __init__(self, articles: Sequence[Article], rows: Sequence[Sequence[int]]) -> None:
-        table = _columns(rows, "passage")
-        if len(table) and not (table[:, 0].min() >= 0 and table[:, 0].max() < len(articles)):
-            raise ValueError("a passage names an article the index does not hold")
-        self._ids = [a.id for a in articles]
-        self.article_no, self.paragraph, self.first, self.last = (
-            np.ascontiguousarray(table[:, i]) for i in range(4)
-        )
+    kind = "passage"
 
-    def __len__(self) -> int:
-        return len(self.article_no)
+    def __init__(self, articles: Sequence[Article], rows: Sequence[Sequence[int]]) -> None:
+        super().__init__(articles, rows)
+        self.article_no, self.paragraph, self.first, self.last = self._columns
 
     def _record(self, i: int) -> Passage:
         return Passage(
-            self._ids[self.article_no[i]],
+            self._articles[self.article_no[i]].id,
             int(self.paragraph[i]),
             int(self.first[i]),
             int(self.last[i]),
         )
-
-    @overload
-    def __getitem__(self, i: int) -> Passage: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Passage]: ...
-    def __getitem__(self, i: int | slice) -> Passage | list[Passage]:
-        if isinstance(i, slice):
-            return [self._record(j) for j in range(*i.indices(len(self)))]
-        if not -len(self) <= i < len(self):
-            raise IndexError("passage index out of range")
-        return self._record(i % len(self))
-
-    def __iter__(self) -> Iterator[Passage]:
-        return (self._record(i) for i in range(len(self)))
 
     def owners(self, n_sentences: int) -> np.ndarray:
         """Per sentence, the number of the passage holding it (0 for one no passage holds)."""

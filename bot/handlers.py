@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType, ParseMode
@@ -105,8 +106,13 @@ def summary_args(args: list[str]) -> tuple[str | None, int | None]:
 
 
 def strip_mention(text: str, username: str) -> str:
-    """The message text without the bot's @mention."""
-    return " ".join(text.replace(f"@{username}", " ").split())
+    """The message text without the bot's @mention, however it is cased (usernames are not).
+
+    >>> strip_mention("@StoryBot who is Witkoff? cc @storybot_fans", "storybot")
+    'who is Witkoff? cc @storybot_fans'
+    """
+    pattern = rf"@{re.escape(username)}(?!\w)"
+    return " ".join(re.sub(pattern, " ", text, flags=re.IGNORECASE).split())
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handlers import summary_args
+from bot.handlers import strip_mention, summary_args
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,16 @@ def test_summary_args_take_a_trailing_number_as_the_count(
     args: list[str], expected: tuple[str | None, int | None]
 ) -> None:
     assert summary_args(args) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("@storybot who is Witkoff?", "who is Witkoff?"),
+        ("@StoryBot who is Witkoff?", "who is Witkoff?"),  # Telegram usernames ignore case
+        ("who is Witkoff, @STORYBOT?", "who is Witkoff, ?"),
+        ("@storybot_fans who is Witkoff?", "@storybot_fans who is Witkoff?"),  # another user
+    ],
+)
+def test_strip_mention_removes_only_the_bots_mention(text: str, question: str) -> None:
+    assert strip_mention(text, "storybot") == question

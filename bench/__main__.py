@@ -104,7 +104,7 @@ def seed_rows(results: dict[str, Any]) -> list[Row]:
             "",
         ),
         ("cold `storybot ask` to answer", f"{ask_s:.2f} s", "≤ 2 s", verdict(ask_s, 2)),
-        ("bot start to first poll", f"{bot['polls_s']:.2f} s", "—", ""),
+        ("bot start to first poll, seed story", f"{bot['polls_s']:.2f} s", "—", ""),
         ("bot peak RSS, seed story", f"{bot['rss_mb']:.0f} MB", "—", ""),
         (
             "full build, seed story (`storybot index`)",
@@ -151,6 +151,7 @@ def scale_rows(results: dict[str, Any]) -> list[Row]:
             verdict(bot["rss_mb"], 350),
         ),
         ("burst on 100k: answers/s, p95", f"{bot['per_s']:.0f}/s, {bot['p95_ms']:.0f} ms", "—", ""),
+        ("bot start to first poll, 100k corpus", f"{bot['polls_s']:.2f} s", "—", ""),
         ("index on disk, 100k corpus", f"{disk:.0f} MB", "—", ""),
         (
             "full build, 100 generated articles",

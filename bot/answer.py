@@ -128,7 +128,7 @@ def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answe
         changed = cited[0].status == "changed"
         text = render(
             "answer",
-            citations=[asdict(c) for c in cited],
+            citations=cited,
             changed=changed,
             previous=cited[0].previous,
         )
@@ -136,7 +136,7 @@ def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answe
     else:
         text = render(
             "not_in_story",
-            citations=[asdict(c) for c in cited],
+            citations=cited,
             related=result.related,
             topics=topics(store),
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from bot.answer import Answer, answer_question, cite, topics
@@ -132,7 +131,7 @@ class Engine:
             text = render("not_in_story", citations=[], related=False, topics=topics(store))
             return Answer(question, False, result.confidence, [], text, kind="declined")
         citations = [cite(store, i, s) for i, s in zip(result.indices, result.scores, strict=True)]
-        text = render("summary", citations=[asdict(c) for c in citations], topic=topic)
+        text = render("summary", citations=citations, topic=topic)
         return Answer(question, True, result.confidence, citations, text, kind="summary")
 
     def whatsnew(self, since: str | None = None) -> Answer:

@@ -9,7 +9,6 @@ above the (empty) list saying so; an empty query gets a button that explains how
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 
 from telegram import (
     InlineQueryResultArticle,
@@ -44,7 +43,7 @@ def _result(question: str, citation: Citation, rank: int) -> InlineQueryResultAr
     html = render(
         "inline_answer",
         question=question,
-        citations=[asdict(citation)],
+        citations=[citation],
         changed=citation.status == "changed",
         previous=citation.previous,
     )

@@ -7,7 +7,7 @@ differ (`index.versions.History.previous`). Each listed sentence is cited like a
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from bot.answer import Answer, cite
 from bot.templates import render
@@ -34,7 +34,7 @@ def whats_new(store: Store, since: str | None = None, limit: int = MAX_LISTED) -
     ]
     text = render(
         "whatsnew",
-        citations=[asdict(c) for c in citations[:limit]],
+        citations=citations[:limit],
         more=max(0, len(citations) - limit),
         first=baseline is None,
         seen=since is not None,

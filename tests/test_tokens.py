@@ -79,6 +79,19 @@ def test_save_and_load_round_trip(tokens: SentenceTokens, tmp_path: Path) -> Non
     question = Tokens(np.array([2], np.int32), unit([0.6, 0.8, 0]))
     cand = np.array([0, 1, 2])
     assert np.allclose(loaded.soft_match(question, cand), tokens.soft_match(question, cand))
+    # Stored as float16; an index this small is held as float32 so queries need no conversion.
+    assert loaded.vectors.dtype == np.float32
+    assert np.array_equal(loaded.vectors, tokens.vectors.astype(np.float16).astype(np.float32))
+
+
+def test_large_token_files_stay_memory_mapped(
+    tokens: SentenceTokens, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens.save(tmp_path / "tokens.npz")
+    monkeypatch.setattr("index.tokens.RESIDENT_BYTES", 0)
+    loaded = SentenceTokens.load(tmp_path / "tokens.npz")
+    assert isinstance(loaded.vectors, np.memmap)
+    assert loaded.vectors.dtype == np.float16
 
 
 def test_a_damaged_token_file_is_a_value_error(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from bot.links import text_fragment_url
 from bot.templates import render
 from index.embedder import Encoder
-from index.search import SearchResult, search
+from index.search import Query, SearchResult, rank, read
 from index.store import Store
 
 log = logging.getLogger(__name__)
@@ -166,15 +166,31 @@ def pass_over(result: SearchResult, avoid: str) -> SearchResult:
     return replace(result, hits=hits[1:])
 
 
+def read_question(encoder: Encoder, question: str) -> Query | None:
+    """The cleaned question encoded, or None when nothing is left of it to ask."""
+    cleaned = clean_question(question)
+    return read(encoder, cleaned) if cleaned else None
+
+
+def answer_query(
+    store: Store,
+    question: str,
+    query: Query | None,
+    citations: int = 3,
+    avoid: str | None = None,
+) -> Answer:
+    """Answer `question`, already read as `query`, from the store (no model call)."""
+    if query is None:
+        text = render("empty_question", topics=topics(store))
+        return Answer(question, False, 0.0, [], text, kind="empty")
+    result = rank(store, query.vector, query.text, k=max(citations, 10), qtokens=query.tokens)
+    if avoid is not None:
+        result = pass_over(result, avoid)
+    return replace(from_result(store, result, citations), question=question)
+
+
 def answer_question(
     store: Store, encoder: Encoder, question: str, citations: int = 3, avoid: str | None = None
 ) -> Answer:
     """Answer one question from the store, citing the sentence that answers it."""
-    cleaned = clean_question(question)
-    if not cleaned:
-        text = render("empty_question", topics=topics(store))
-        return Answer(question, False, 0.0, [], text, kind="empty")
-    result = search(store, encoder, cleaned, k=max(citations, 10))
-    if avoid is not None:
-        result = pass_over(result, avoid)
-    return replace(from_result(store, result, citations), question=question)
+    return answer_query(store, question, read_question(encoder, question), citations, avoid)

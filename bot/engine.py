@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.answer import Answer, answer_question, cite, topics
+from bot.answer import Answer, answer_query, cite, read_question, topics
 from bot.settings import BotSettings
 from bot.templates import render
 from bot.updates import whats_new
@@ -21,7 +21,7 @@ from index.builder import BuildReport, build_index
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.onnx_encoder import export_onnx
-from index.search import default_params
+from index.search import Query, default_params
 from index.store import FORMAT_VERSION, Store, current_build, load_store, read_manifest
 from index.summary import summarize
 
@@ -116,10 +116,16 @@ class Engine:
 
     def ask(self, question: str, avoid: str | None = None) -> Answer:
         """Answer a question from the current store (passing over sentence id `avoid` when
-        another sentence is nearly as good: see `answer_question`)."""
-        return answer_question(
-            self.store, self.encoder, question, self.settings.citations, avoid=avoid
-        )
+        another sentence is nearly as good: see `pass_over`)."""
+        return self.answer(question, self.read(question), avoid)
+
+    def read(self, question: str) -> Query | None:
+        """The model's part of `ask`: encode the question (see `read_question`)."""
+        return read_question(self.encoder, question)
+
+    def answer(self, question: str, query: Query | None, avoid: str | None = None) -> Answer:
+        """The rest of `ask`: rank, cite and render from the current store."""
+        return answer_query(self.store, question, query, self.settings.citations, avoid=avoid)
 
     def summary(self, topic: str | None = None, sentences: int | None = None) -> Answer:
         """A cited extractive summary of the stories, or of what they say about a topic."""

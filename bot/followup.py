@@ -8,7 +8,7 @@ about the envoy. Two rules, both about the reply's own words:
    the reply; a reply that stands on its own is searched as it is.
 2. A reply that asks the earlier question again — the same question word ("who" after "who") and
    no content word the earlier question lacked — means the quoted sentence did not answer it, so
-   that sentence is passed over when another is nearly as good (`bot.answer.answer_question`).
+   that sentence is passed over when another is nearly as good (`bot.answer.pass_over`).
    "When?" after "What did Trump threaten?" asks something new and may get the same sentence.
 
 The combined text is remembered for the bot's new answer, so a chain of follow-ups keeps its

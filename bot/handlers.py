@@ -70,7 +70,11 @@ async def reply_answer(
     """
     engine = engine_of(context)
     text, avoid = follow_up(earlier_of(message, context), question)
-    answer = await asyncio.to_thread(engine.ask, text, avoid)
+    # Only the model runs on a worker thread: it releases the GIL, so other chats go on. Ranking
+    # is Python that holds the GIL wherever it runs; on a thread it only added GIL handoffs
+    # (docs/benchmarks.md), so it runs here.
+    query = await asyncio.to_thread(engine.read, text)
+    answer = engine.answer(text, query, avoid)
     sent = await send_html(message, answer.text)
     first = answer.citations[0] if answer.answered else None
     earlier = Earlier(text, sentence_key(first.article, first.sentence) if first else None)
@@ -199,7 +203,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not query.query.strip():
         await query.answer([], cache_time=CACHE_SECONDS, button=EMPTY_BUTTON)
         return
-    answer = await asyncio.to_thread(engine_of(context).ask, query.query)
+    engine = engine_of(context)
+    read = await asyncio.to_thread(engine.read, query.query)  # as in reply_answer
+    answer = engine.answer(query.query, read)
     results = inline_results(answer)
     button = None if results else DECLINED_BUTTON
     await query.answer(results, cache_time=CACHE_SECONDS, button=button)

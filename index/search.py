@@ -194,6 +194,21 @@ def rank(
     )
 
 
+@dataclass(frozen=True)
+class Query:
+    """A question as the model read it: its vector and content word pieces (no store needed)."""
+
+    text: str
+    vector: np.ndarray
+    tokens: Tokens
+
+
+def read(encoder: Encoder, question: str) -> Query:
+    """Encode a question: the model's part of a search, which runs without holding the GIL."""
+    vectors, tokens = encode_with_tokens(encoder, [question])
+    return Query(question, vectors[0], tokens[0])
+
+
 def search(
     store: Store,
     encoder: Encoder,
@@ -202,5 +217,5 @@ def search(
     params: dict[str, Any] | None = None,
 ) -> SearchResult:
     """Encode the question (and its word pieces) and rank the store's sentences for it."""
-    vectors, tokens = encode_with_tokens(encoder, [question])
-    return rank(store, vectors[0], question, k=k, params=params, qtokens=tokens[0])
+    query = read(encoder, question)
+    return rank(store, query.vector, question, k=k, params=params, qtokens=query.tokens)

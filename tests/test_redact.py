@@ -48,14 +48,14 @@ async def test_a_handler_error_quoting_the_token_is_logged_redacted(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken_ask(*args: object, **kwargs: object) -> None:
+    def broken_answer(*args: object, **kwargs: object) -> None:
         try:
             raise ConnectionError(f"POST {server.url}/bot{DISTINCTIVE}/sendMessage reset")
         except ConnectionError as exc:
             raise RuntimeError(f"could not answer via bot{DISTINCTIVE}") from exc
 
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(seed_engine, "ask", broken_ask)
+    monkeypatch.setattr(seed_engine, "answer", broken_answer)
     async with running_bot(server, seed_settings, seed_engine):
         server.private_text("Who is Steve Witkoff?")
         (apology,) = await server.await_for("sendMessage", 1, timeout=30)

@@ -1,11 +1,12 @@
-"""Telegram handlers: thin async functions that read the question, answer off-loop, and reply.
+"""Telegram handlers: thin async functions that read the question, answer it, and reply.
 
 Private chat: any text is a question. Groups (privacy mode on): `/ask question` (also
 `/ask@botname`), a reply to one of the bot's messages, or a message that mentions the bot; the
 bot says nothing in a group unless addressed. A reply to one of its answers is a follow-up, read
 with the earlier question (`bot.followup`). `/summary` has a per-chat cooldown in groups; the
 first request during it gets one short note, later ones are ignored until it ends.
-Embedding and search run in a worker thread, so the event loop keeps serving other chats.
+The question's encoding runs in a worker thread (the model releases the GIL, so the event loop
+keeps serving other chats); ranking is short pure Python and runs on the loop.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     redact_in_logs(settings.token.get_secret_value())
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # The bot answers many questions at once on worker threads; BLAS and OpenMP pools of their
+    # The bot encodes many questions at once on worker threads; BLAS and OpenMP pools of their
     # own would only spin beside them (they doubled the CPU of an answer, docs/benchmarks.md).
     threadpool_limits(limits=1)
     base_url, base_file_url = settings.api_urls()

@@ -65,7 +65,7 @@ async def send_html(message: Message, html: str) -> list[Message]:
 async def reply_answer(
     message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
 ) -> Answer:
-    """Answer `question` in a worker thread and reply with the rendered answer.
+    """Answer `question` (its encoding on a worker thread) and reply with the rendered answer.
 
     When `message` replies to one of the bot's answers, it is a follow-up (`bot.followup`).
     """

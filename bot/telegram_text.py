@@ -94,21 +94,25 @@ def _char_atom(char: str) -> _Atom:
     return _Atom(_Kind.TEXT, char, 2 if ord(char) > 0xFFFF else 1, char)
 
 
+def _match_atom(match: re.Match[str]) -> _Atom:
+    """The atom of a `_TOKEN` match: an entity (as text) or a start, end or void tag."""
+    raw = match.group()
+    name = match.group("name")
+    if name is None:
+        return _Atom(_Kind.TEXT, raw, len(raw), unescape(raw))
+    if match.group("slash"):
+        return _Atom(_Kind.CLOSE, raw, utf16_len(raw), name)
+    if match.group("rest").rstrip().endswith("/"):
+        return _Atom(_Kind.VOID, raw, utf16_len(raw), name)
+    return _Atom(_Kind.OPEN, raw, utf16_len(raw), name)
+
+
 def _tokenize(markup: str) -> list[_Atom]:
     atoms: list[_Atom] = []
     pos = 0
     for match in _TOKEN.finditer(markup):
         atoms.extend(_char_atom(char) for char in markup[pos : match.start()])
-        raw = match.group()
-        name = match.group("name")
-        if name is None:
-            atoms.append(_Atom(_Kind.TEXT, raw, len(raw), unescape(raw)))
-        elif match.group("slash"):
-            atoms.append(_Atom(_Kind.CLOSE, raw, utf16_len(raw), name))
-        elif match.group("rest").rstrip().endswith("/"):
-            atoms.append(_Atom(_Kind.VOID, raw, utf16_len(raw), name))
-        else:
-            atoms.append(_Atom(_Kind.OPEN, raw, utf16_len(raw), name))
+        atoms.append(_match_atom(match))
         pos = match.end()
     atoms.extend(_char_atom(char) for char in markup[pos:])
     return atoms
@@ -239,38 +243,34 @@ def _whole(html: str, limit: int) -> list[str] | None:
     Almost every reply fits, and this reads it in runs of text rather than atom by atom: on the
     event loop the general path cost about as much as sending the message.
     """
-    runs: list[tuple[str, str | None, str]] = []  # raw, tag name (None for text), visible text
-    closing = 0
+    runs: list[tuple[str, _Atom | None, str]] = []  # raw, the tag's atom (None: text), visible text
     pos = 0
     for match in _TOKEN.finditer(html):
         if match.start() > pos:
             runs.append((html[pos : match.start()], None, html[pos : match.start()]))
-        raw, name = match.group(), match.group("name")
-        if name is None:
-            runs.append((raw, None, unescape(raw)))
-        else:
-            runs.append((raw, name, ""))
-            if not match.group("slash") and not match.group("rest").rstrip().endswith("/"):
-                closing += len(name) + 3
+        atom = _match_atom(match)
+        runs.append(
+            (atom.raw, None, atom.value) if atom.kind is _Kind.TEXT else (atom.raw, atom, "")
+        )
         pos = match.end()
     if pos < len(html):
         runs.append((html[pos:], None, html[pos:]))
+    closing = sum(_closing_width(tag) for _, tag, _ in runs if tag and tag.kind is _Kind.OPEN)
     if utf16_len(html) + closing > limit:
         return None
-    visible = [i for i, (_, name, text) in enumerate(runs) if name is None and text.strip()]
+    visible = [i for i, (_, tag, text) in enumerate(runs) if tag is None and text.strip()]
     if not visible:
         return []
     first, last = visible[0], visible[-1]
     out: list[str] = []
     stack: list[_Atom] = []
-    for index, (raw, name, text) in enumerate(runs):
-        if name is not None:
+    for index, (raw, tag, text) in enumerate(runs):
+        if tag is not None:
             out.append(raw)
-            atom = _tokenize(raw)[0]
-            if atom.kind is _Kind.OPEN:
-                stack.append(atom)
-            elif atom.kind is _Kind.CLOSE:
-                _close(stack, atom)
+            if tag.kind is _Kind.OPEN:
+                stack.append(tag)
+            elif tag.kind is _Kind.CLOSE:
+                _close(stack, tag)
         elif first < index < last:
             out.append(raw)
         elif index in (first, last):

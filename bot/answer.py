@@ -6,7 +6,6 @@ Nothing is generated beyond the templates: the reply quotes a story sentence ver
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -15,8 +14,6 @@ from bot.templates import render
 from index.embedder import Encoder
 from index.search import Query, SearchResult, rank, read
 from index.store import Store
-
-log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 NEARLY = 0.9
@@ -84,17 +81,12 @@ def topics(store: Store, limit: int = 3) -> str:
     return f"the story {named}" + (f" and {more} more" if more > 0 else "")
 
 
-def revisions(store: Store) -> dict[str, str]:
-    """Sentence id → earlier wording, for the store's sentences that an update changed."""
-    return store.revised
-
-
 def cite(store: Store, index: int, score: float) -> Citation:
     """A Citation for the store's sentence number `index`; a sentence that an update of the
     story changed gets status "changed" and its earlier wording."""
     sentence = store.sentences[index]
     article = store.articles[sentence.article]
-    previous = revisions(store).get(sentence.key)
+    previous = store.revised.get(sentence.key)
     link = (
         text_fragment_url(article.url, article.body, sentence.start, sentence.end)
         if article.url

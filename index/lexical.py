@@ -135,8 +135,8 @@ class BM25:
 
     def df(self, token: str) -> int:
         """How many documents hold the token."""
-        number = self.row.get(token)
-        return 0 if number is None else int(self.indptr[number + 1] - self.indptr[number])
+        span = self._span(token)
+        return 0 if span is None else span.stop - span.start
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token; an unseen token counts as the rarest.

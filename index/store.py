@@ -204,7 +204,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise IndexNotBuilt(f"no index at {index_dir}; run `storybot index` to build it")
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = _read_json(path)
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"the index manifest at {path} is unreadable: {exc}") from exc
     return manifest
@@ -236,7 +236,7 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
                 "truncated); rebuild it with `storybot index`"
             )
     try:
-        raw_articles = json.loads((build / "articles.json").read_text(encoding="utf-8"))
+        raw_articles = _read_json(build / "articles.json")
         articles = [Article(**a) for a in raw_articles]
         del raw_articles
         sentences = SentenceTable(articles, _read_json(build / "sentences.json"))

@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from index.articles import Article, load_articles
 from index.splitter import split_article
@@ -37,12 +38,7 @@ class Corpus:
 
 def real_sentences() -> list[str]:
     """Every sentence of the SQuAD contexts and the seed story, in file order."""
-    texts: list[str] = []
-    for name in ("dev.json", "test.json"):
-        path = SQUAD / name
-        if path.exists():
-            for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-                texts.extend(p["context"] for p in article["paragraphs"])
+    texts = [p["context"] for p in _squad_paragraphs()]
     seed, _ = load_articles(SEED_STORIES)
     squad = [Article(f"squad{i}", "", None, None, None, t, "") for i, t in enumerate(texts)]
     pool = [s.text for a in squad + seed for s in split_article(a)]
@@ -51,12 +47,17 @@ def real_sentences() -> list[str]:
 
 def questions() -> list[str]:
     """SQuAD questions (answerable or not), for realistic query load."""
-    out: list[str] = []
+    return [q["question"] for p in _squad_paragraphs() for q in p["qas"]]
+
+
+def _squad_paragraphs() -> list[dict[str, Any]]:
+    """Every paragraph of the SQuAD dev and test files that exist, in file order."""
+    out: list[dict[str, Any]] = []
     for name in ("dev.json", "test.json"):
         path = SQUAD / name
         if path.exists():
             for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-                out.extend(q["question"] for p in article["paragraphs"] for q in p["qas"])
+                out.extend(article["paragraphs"])
     return out
 
 

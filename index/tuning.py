@@ -34,7 +34,7 @@ from scipy.optimize import minimize
 from index.embedder import Encoder
 from index.evalsets import BadEvalSet, EvalQuestion, EvalSet, eval_store, is_gold
 from index.metrics import auroc
-from index.search import FEATURES, candidate_features, signals
+from index.search import FEATURES, candidate_features, probability, signals
 from index.store import Store
 from index.tokens import encode_with_tokens
 
@@ -152,11 +152,6 @@ def choose_model(
     return model, best[0]
 
 
-def _logit(model: dict[str, Any], row: dict[str, float]) -> float:
-    z = model["bias"] + sum(w * row[n] for n, w in model["weights"].items())
-    return float(1 / (1 + np.exp(-np.clip(z, -50, 50))))
-
-
 def tune(
     combined: list[Example],
     off_topic: list[Example],
@@ -177,8 +172,8 @@ def tune(
     y_answer = np.array([e.question.answerable for e in combined])
     answer, answer_cv = choose_model(rows, y_answer, ANSWER_SETS)
     related_quantile = max_false_decline if related_quantile is None else related_quantile
-    on_topic = np.array([_logit(topic, r) for r in rows])
-    confidence = on_topic * np.array([_logit(answer, r) for r in rows])
+    on_topic = np.array([probability(topic, r) for r in rows])
+    confidence = on_topic * np.array([probability(answer, r) for r in rows])
     return {
         "pool": pool,
         "weights": weights,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from bot.settings import BotSettings
-from index.errors import StorybotError
+from index.errors import NotAnIndex, StorybotError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,13 +53,25 @@ def make_settings(stories: Path | None, index_dir: Path | None) -> BotSettings:
     return BotSettings(**overrides)
 
 
+class _WrongPlace(click.ClickException):
+    """Exits 2, as a bad option does: the command was pointed at a folder it must not touch."""
+
+    exit_code = 2
+
+
+def _failure(exc: StorybotError) -> click.ClickException:
+    """The one-line `Error: …` for a library error (exit 2 for NotAnIndex, else 1)."""
+    kind = _WrongPlace if isinstance(exc, NotAnIndex) else click.ClickException
+    return kind(str(exc))
+
+
 def _engine(settings: BotSettings) -> Any:
     from bot.engine import open_engine
 
     try:
         return open_engine(settings)
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
 
 
 def _questions(args: Iterable[str]) -> Iterable[str]:
@@ -89,12 +101,14 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool) ->
     Example: storybot index --stories stories --index var/index
     """
     from bot.engine import build
+    from index.builder import check_replaceable
 
     settings = make_settings(stories, index_dir)
     try:
+        check_replaceable(settings.index)  # the build checks too; this fails before the model loads
         report, problems = build(settings, progress=sys.stderr.isatty())
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
     for problem in problems:
         click.echo(f"warning: skipped {problem}", err=True)
     click.echo(
@@ -168,7 +182,7 @@ def whatsnew(
     try:
         answer = _engine(make_settings(stories, index_dir)).whatsnew(since)
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
     click.echo(
         json.dumps(answer.to_json(), ensure_ascii=False) if as_json else to_plain(answer.text)
     )
@@ -207,7 +221,7 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
     try:
         run_bot(settings)
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
     except InvalidToken:  # its message quotes the token: never print it
         raise click.ClickException(
             "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather"
@@ -278,7 +292,7 @@ def eval_command(
             sets, cache, builder, params, settings.passage_sentences, query_encoder(settings)
         )
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
     click.echo(table(reports))
 
 
@@ -346,7 +360,7 @@ def tune(
             chosen,
         )
     except StorybotError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failure(exc) from exc
     write_params(params, target)
     click.echo(
         f"Wrote {target}: threshold {params['threshold']}, related {params['related_threshold']}"

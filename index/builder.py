@@ -4,17 +4,22 @@ A build takes the index's lock, reuses what the serving build already computed (
 unchanged articles, vectors by text hash), writes everything into a temp folder beside the old
 builds, renames it into place and repoints the index symlink with one `os.replace`. A build
 killed at any moment leaves the previous index serving; the next build cleans up after it.
+
+Beside the index path `DIR` a build keeps `DIR.builds/` (the builds) and `DIR.lock`. It replaces
+`DIR` only when `DIR` is something a build made (`check_replaceable`), and its cleanup removes
+only what a build made, so pointing `--index` at the wrong folder is an error, never a deletion.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ import numpy as np
 
 from index.articles import Article
 from index.embedder import Encoder
-from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
+from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt, NotAnIndex
 from index.passages import make_passages
 from index.previous import previous_spans, split_all, splitter_fingerprint
 from index.store import (
@@ -46,6 +51,8 @@ from index.vectors import FLAT_MAX, choose_indexes, is_exact, make_index
 from index.versions import record, save_history
 
 KEEP_BUILDS = 3
+MANIFEST = "manifest.json"
+_CHOOSE = "choose a new or empty folder for the index (--index or STORYBOT_INDEX)"
 
 
 @dataclass(frozen=True)
@@ -65,11 +72,84 @@ def _builds_dir(index_dir: Path) -> Path:
     return index_dir.parent / f"{index_dir.name}.builds"
 
 
+def _lock_path(index_dir: Path) -> Path:
+    return index_dir.parent / f"{index_dir.name}.lock"
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's build manifest, or None when it has no readable one."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _build_files(folder: Path) -> list[Path] | None:
+    """The entries of `folder` when it is empty or holds one build's files and nothing else.
+
+    A build's files are its manifest and those its checksums name (every file the build wrote),
+    so removing the entries returned never removes anything a build did not make.
+    """
+    entries = list(folder.iterdir())
+    if not entries:
+        return entries
+    manifest = _manifest(folder)
+    checksums = manifest.get("checksums") if manifest else None
+    if not isinstance(checksums, dict):
+        return None
+    names = {MANIFEST, *checksums}
+    ours = all(e.name in names and not e.is_symlink() and e.is_file() for e in entries)
+    return entries if ours else None
+
+
+def _refusal(index_dir: Path) -> str | None:
+    """Why a build must not replace what is at `index_dir` (or build beside it), or None."""
+    if index_dir.name in ("", ".."):  # ".", "..", "/": no name to put DIR.builds/DIR.lock by
+        return f"the index path {str(index_dir)!r} must name a folder of its own; {_CHOOSE}"
+    builds, lock = _builds_dir(index_dir), _lock_path(index_dir)
+    try:
+        if index_dir.is_symlink():
+            target = index_dir.parent / index_dir.readlink()
+            # Replacing a link never touches its target, but only a link to a build is ours.
+            into_builds = target.resolve().parent == builds.resolve()
+            if not into_builds and not (target.is_dir() and _manifest(target)):
+                return f"{index_dir} links to {target}, not to a storybot index build; {_CHOOSE}"
+        elif index_dir.is_dir():
+            if _build_files(index_dir) is None:
+                return (
+                    f"{index_dir} is a folder that is not a storybot index (it holds other "
+                    f"files), so it was left untouched; {_CHOOSE}"
+                )
+        elif index_dir.exists():
+            return f"{index_dir} is a file, not a storybot index; {_CHOOSE}"
+        if builds.exists() and not builds.is_dir():
+            return f"{builds} (where builds are kept) is not a folder; {_CHOOSE}"
+        if lock.is_dir():
+            return f"{lock} (the build lock file) is a folder; {_CHOOSE}"
+    except OSError as exc:
+        return f"cannot tell whether {index_dir} is a storybot index ({exc}); {_CHOOSE}"
+    return None
+
+
+def is_replaceable(index_dir: Path) -> bool:
+    """Whether a build may make `index_dir` its symlink: nothing is there, or an empty folder,
+    a link to a build, or a folder holding one build's files and nothing else."""
+    return _refusal(Path(index_dir)) is None
+
+
+def check_replaceable(index_dir: Path) -> None:
+    """Raise NotAnIndex unless a build may replace what is at `index_dir` (is_replaceable)."""
+    reason = _refusal(Path(index_dir))
+    if reason is not None:
+        raise NotAnIndex(reason)
+
+
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's build lock, or raise IndexBusy if another build holds it."""
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = index_dir.parent / f"{index_dir.name}.lock"
+    lock_path = _lock_path(index_dir)
     with lock_path.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,6 +221,8 @@ def build_index(
     started = time.perf_counter()
     say = on_stage or (lambda _msg: None)
     index_dir = Path(index_dir)
+    # Before the lock, so a refused path gets no DIR.lock or DIR.builds beside it either.
+    check_replaceable(index_dir)
     with build_lock(index_dir):
         ordered = sorted(articles, key=lambda a: a.id)
         by_id = {a.id: a for a in ordered}
@@ -224,23 +306,55 @@ def _written(tmp: Path) -> list[str]:
 
 
 def _point_to(index_dir: Path, build: Path) -> None:
-    """Atomically make `index_dir` a symlink to `build` (replacing a plain folder if needed)."""
-    if index_dir.exists() and not index_dir.is_symlink():
-        shutil.rmtree(index_dir)
+    """Atomically make `index_dir` a symlink to `build` (replacing an empty or build folder)."""
+    check_replaceable(index_dir)  # again: the path may have changed while the build ran
+    if not index_dir.is_symlink() and index_dir.is_dir() and not _remove_build(index_dir):
+        raise NotAnIndex(f"{index_dir} changed during the build and was left as it is; {_CHOOSE}")
     # The build lock is held, so any link left here is from a build killed before its swap.
-    for stale in index_dir.parent.glob(f".{index_dir.name}.link-*"):
-        stale.unlink(missing_ok=True)
-    link = index_dir.parent / f".{index_dir.name}.link-{os.getpid()}"
+    prefix = f".{index_dir.name}.link-"
+    for stale in index_dir.parent.iterdir():
+        if stale.name.startswith(prefix) and stale.is_symlink():
+            stale.unlink(missing_ok=True)
+    link = index_dir.parent / f"{prefix}{os.getpid()}"
     link.symlink_to(os.path.relpath(build, index_dir.parent))
     os.replace(link, index_dir)
 
 
+def _remove_build(folder: Path) -> bool:
+    """Remove a folder that is empty or holds only one build's files; False (and keep it, if
+    only partly emptied) when it holds anything else."""
+    files = _build_files(folder)
+    if files is None:
+        return False
+    # The manifest goes last: a removal cut short leaves a folder still recognised as a build.
+    for path in sorted(files, key=lambda p: p.name == MANIFEST):
+        path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()  # fails, rather than deletes, if a file appeared meanwhile
+    except OSError:
+        return False
+    return True
+
+
+def _is_build(path: Path) -> bool:
+    """A finished build folder: a real folder named by its own manifest's build id."""
+    if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
+        return False
+    manifest = _manifest(path)
+    return manifest is not None and manifest.get("build_id") == path.name
+
+
 def _prune(builds: Path, keep: Path) -> None:
-    """Drop all but the newest few builds, and any temp folder a killed build left behind."""
-    finished = sorted(p for p in builds.iterdir() if not p.name.startswith("."))
+    """Drop all but the newest few builds, and any temp folder a killed build left behind.
+
+    Only what builds made goes: finished builds holding nothing but their own files, and
+    `.tmp-*` folders (the lock is held, so none belongs to a running build).
+    """
+    finished = sorted(p for p in builds.iterdir() if _is_build(p))
     for old in finished[:-KEEP_BUILDS]:
         if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
+            with suppress(OSError):  # best effort: a build left here is only disk space
+                _remove_build(old)
     for tmp in builds.glob(".tmp-*"):
-        if tmp.name != f".tmp-{os.getpid()}":
+        if tmp.is_dir() and not tmp.is_symlink():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -25,5 +25,9 @@ class IndexBusy(StorybotError):
     """Another build holds the index lock."""
 
 
+class NotAnIndex(StorybotError):
+    """The index path holds something a build did not make; building there would destroy it."""
+
+
 class BadArticle(StorybotError):
     """One story file cannot be read; it is reported by name and skipped."""

@@ -8,10 +8,12 @@ Installed as a PTB `TypeHandler` in handler group -1, so it sees every update fi
 3. a user over the question budget (`STORYBOT_RATE_LIMIT` a minute): the first message over it
    gets one polite notice, the rest of that minute is dropped without a word.
 
-Only messages addressed to the bot use budget: anything in a private chat, a command, a reply to
-the bot, a mention of it. Group chatter passes through (the handlers ignore it), so a chatty group
-never trips the limit. Inline and button queries are not counted. Admins (`STORYBOT_ADMINS`) pass
-every check. Counters live in memory: one bot process, one budget (deliberate simplification).
+Only messages the bot answers use budget: `addressed` decides, and the group handler answers by
+the same function, so what is counted and what is answered cannot drift apart. Group chatter
+(and a mention of another account, say `@storybot_fans`) passes through uncounted, so a chatty
+group never trips the limit. Inline and button queries are not counted. Admins
+(`STORYBOT_ADMINS`) pass every check. Counters live in memory: one bot process, one budget
+(deliberate simplification).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from telegram import Bot, Update
-from telegram.constants import ChatType
+from telegram import Bot, Message, Update
+from telegram.constants import ChatType, MessageEntityType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
@@ -132,21 +134,35 @@ class Guard:
         return key is not None and key in self.allowed_chats
 
 
-def addressed(update: Update, bot: Bot) -> bool:
-    """Whether the update is a text message the bot will answer (and so spends budget)."""
-    message = update.message or update.edited_message
-    if message is None or not message.text:
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    """True when `message` is a reply to one of the bot's own messages."""
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+
+
+def addressed(message: Message, bot: Bot) -> bool:
+    """Whether the bot answers this text message: the one test both the rate limit (only what
+    the bot answers spends budget) and the group handler (`handlers.group_text`) apply.
+
+    Any text in a private chat. In a group: a command with no `@name` or with the bot's, a reply
+    to one of the bot's messages, or a mention of exactly the bot's username. Usernames are
+    case-insensitive; a longer one that starts with the bot's (`@storybot_fans`) is someone else.
+    """
+    if not message.text:
         return False
     if message.chat.type == ChatType.PRIVATE:
         return True
-    text, me = message.text, (bot.username or "").lower()
-    if text.startswith("/"):
-        command = text.split(maxsplit=1)[0]
-        return "@" not in command or command.partition("@")[2].lower() == me
-    replied = message.reply_to_message
-    if replied and replied.from_user and replied.from_user.id == bot.id:
+    me = f"@{bot.username}".lower() if bot.username else None
+    first = message.entities[0] if message.entities else None
+    if first is not None and first.type == MessageEntityType.BOT_COMMAND and first.offset == 0:
+        # A command as PTB's CommandHandler and filters.COMMAND see it: an entity at the start.
+        target = message.parse_entity(first).partition("@")[2]
+        return not target or f"@{target}".lower() == me
+    if replies_to_bot(message, bot.id):
         return True
-    return bool(me) and f"@{me}" in text.lower()
+    # Telegram's mention entities span whole usernames, so equality is an exact-name match.
+    mentions = message.parse_entities([MessageEntityType.MENTION]).values()
+    return me is not None and any(mention.lower() == me for mention in mentions)
 
 
 def notice_text(wait: float) -> str:
@@ -173,7 +189,8 @@ async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
         guard.counts["not_allowed"] += 1
         log.info("ignored an update from chat %s (not in STORYBOT_ALLOWED_CHATS)", chat_id)
         raise ApplicationHandlerStop
-    if guard.is_admin(user_id) or not addressed(update, context.bot):
+    message = update.message or update.edited_message
+    if guard.is_admin(user_id) or message is None or not addressed(message, context.bot):
         return
     key = user_id if user_id is not None else chat_id
     assert key is not None  # an addressed message always has a chat
@@ -183,8 +200,7 @@ async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
         guard.counts["allowed"] += 1
         return
     guard.counts["limited"] += 1
-    message = update.effective_message
-    if verdict is Verdict.NOTICE and message is not None:
+    if verdict is Verdict.NOTICE:
         guard.counts["noticed"] += 1
         log.info("user %s is over the rate limit; sent one notice", key)
         try:

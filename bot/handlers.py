@@ -16,12 +16,13 @@ import logging
 import re
 
 from telegram import Message, Update
-from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 from bot.answer import Answer, topics
 from bot.engine import Engine
 from bot.followup import Earlier, follow_up, recall, remember
+from bot.guard import addressed, replies_to_bot
 from bot.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
 from bot.state import ChatState
 from bot.telegram_text import split_message
@@ -82,12 +83,6 @@ async def reply_answer(
     for reply in sent:
         remember(state_of(context), reply.chat_id, reply.message_id, earlier)
     return answer
-
-
-def replies_to_bot(message: Message, bot_id: int) -> bool:
-    """True when `message` is a reply to one of the bot's own messages."""
-    replied = message.reply_to_message
-    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
 
 
 def earlier_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Earlier | None:
@@ -182,18 +177,16 @@ async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """In groups, answer only replies to the bot and messages that mention it."""
+    """In groups, answer only replies to the bot and messages that mention it.
+
+    `addressed` decides, the same test the guard spends rate-limit budget by, so a message is
+    counted exactly when it is answered.
+    """
     message = update.effective_message
     if message is None or not message.text or message.chat.type == ChatType.PRIVATE:
         return
-    bot = context.bot
-    if replies_to_bot(message, bot.id):
-        await reply_answer(message, context, strip_mention(message.text, bot.username))
-        return
-    mentions = message.parse_entities([MessageEntityType.MENTION]).values()
-    if any(m.lower() == f"@{bot.username}".lower() for m in mentions):
-        question = strip_mention(message.text, bot.username)
-        await reply_answer(message, context, question)
+    if addressed(message, context.bot):
+        await reply_answer(message, context, strip_mention(message.text, context.bot.username))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
-from telegram import Update
+from telegram import Bot, Chat, Message, MessageEntity, Update, User
 
 from bot.admin import NOT_ADMIN
 from bot.engine import Engine
-from bot.guard import SEEN_UPDATES, Guard, RateLimit, Verdict
+from bot.guard import SEEN_UPDATES, Guard, RateLimit, Verdict, addressed
 from bot.settings import BotSettings
 from botrunner import running_bot
-from fakebot import DEFAULT_GROUP_ID, FakeBotAPI
+from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, text_entities
 
 QUESTION = "Who is Steve Witkoff?"
+BOT_ID, BOT_NAME = 777, "storybot"
 
 
 @pytest.fixture
@@ -135,3 +139,67 @@ async def test_a_redelivered_update_is_answered_once(
         server.wait_idle()
     assert len(server.sent()) == 1
     assert app.bot_data["guard"].counts["repeated"] == 2
+
+
+def message(text: str | None, chat: str = "supergroup", reply_from: int | None = None) -> Message:
+    """A message as Telegram delivers it, with the command and mention entities it computes."""
+    group = Chat(id=DEFAULT_GROUP_ID if chat != "private" else 1001, type=chat)
+    replied = None
+    if reply_from is not None:
+        author = User(id=reply_from, first_name="Someone", is_bot=reply_from == BOT_ID)
+        replied = Message(1, datetime.now(UTC), group, from_user=author, text="earlier")
+    entities = tuple(MessageEntity(**e) for e in text_entities(text or ""))
+    return Message(
+        2,
+        datetime.now(UTC),
+        group,
+        from_user=User(id=1001, first_name="Alice", is_bot=False),
+        text=text,
+        entities=entities,
+        reply_to_message=replied,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "chat", "reply_from", "expected"),
+    [
+        ("@storybot who is Witkoff?", "supergroup", None, True),
+        ("who is Witkoff, @StoryBot?", "group", None, True),
+        ("@storybot_fans who is Witkoff?", "supergroup", None, False),
+        ("ask @storybot_fans, not @storybot", "supergroup", None, True),
+        ("mail fans@storybot.org", "supergroup", None, False),
+        ("chatting about the talks", "supergroup", None, False),
+        ("/ask who is Witkoff?", "supergroup", None, True),
+        ("/ask@StoryBot who is Witkoff?", "supergroup", None, True),
+        ("/ask@storybot_fans who is Witkoff?", "supergroup", None, False),
+        ("/ask@other_bot @storybot", "supergroup", None, False),
+        ("/ not a command", "supergroup", None, False),
+        ("who is he?", "supergroup", BOT_ID, True),
+        ("who is he?", "supergroup", 1002, False),
+        ("anything at all", "private", None, True),
+        (None, "private", None, False),
+    ],
+)
+def test_addressed_is_exact_about_the_bots_name(
+    text: str | None, chat: str, reply_from: int | None, expected: bool
+) -> None:
+    bot = cast(Bot, SimpleNamespace(id=BOT_ID, username=BOT_NAME))
+    assert addressed(message(text, chat, reply_from), bot) is expected
+
+
+async def test_a_longer_username_is_neither_answered_nor_counted(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    settings = seed_settings.model_copy(update={"rate_limit": 3})
+    fans = f"@{server.username}_fans"  # another account whose name starts with the bot's
+    async with running_bot(server, settings, seed_engine) as app:
+        for _ in range(6):  # twice the budget, had these counted
+            server.group_text(f"{fans} {QUESTION}", user_id=3003)
+        server.group_text(f"@{server.username} {QUESTION}", user_id=3003)
+        await server.await_for("sendMessage", 1, timeout=30)
+        server.wait_idle()
+    to_group = [p["text"] for p in server.sent() if p["chat_id"] == DEFAULT_GROUP_ID]
+    assert len(to_group) == 1 and "Witkoff" in to_group[0], "only the real question is answered"
+    assert not any("asking faster than I can keep up" in text for text in to_group)
+    counts = app.bot_data["guard"].counts
+    assert (counts["allowed"], counts["limited"], counts["noticed"]) == (1, 0, 0)

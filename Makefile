@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index test lint format bench bench-quick eval clean
+.PHONY: install run index test lint format bench bench-quick eval train clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: install lint
 
 eval: install
 	$(BIN)/storybot eval
+
+# Reproduces the shipped reader weights (index/reader/) on this machine's CPU, about an hour.
+train: install
+	$(BIN)/storybot train
 
 bench: install
 	$(BIN)/python -m bench

@@ -20,16 +20,24 @@ def seed_questions() -> list[str]:
 
 
 def answer_latency(engine: Engine, questions: list[str], rounds: int = 3) -> dict[str, float]:
-    """p50/p95 milliseconds of `engine.ask` over `rounds` passes of `questions`."""
+    """p50/p95 milliseconds of `engine.ask` over `rounds` passes of `questions`, and the
+    process CPU milliseconds per answer (every thread's, for sizing workers)."""
     for question in questions[:5]:
         engine.ask(question)
     times: list[float] = []
+    cpu_started = time.process_time()
     for _ in range(rounds):
         for question in questions:
             started = time.perf_counter()
             engine.ask(question)
             times.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "questions": len(times)}
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / max(len(times), 1)
+    return {
+        "p50_ms": pct(times, 50),
+        "p95_ms": pct(times, 95),
+        "cpu_ms": cpu_ms,
+        "questions": len(times),
+    }
 
 
 def encode_share(engine: Engine, questions: list[str]) -> float:

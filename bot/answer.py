@@ -12,6 +12,7 @@ from typing import Any
 from bot.links import text_fragment_url
 from bot.templates import render
 from index.embedder import Encoder
+from index.reader import Reader, reread
 from index.search import Query, SearchResult, rank, read
 from index.store import Store
 
@@ -170,19 +171,29 @@ def answer_query(
     query: Query | None,
     citations: int = 3,
     avoid: str | None = None,
+    reader: Reader | None = None,
 ) -> Answer:
-    """Answer `question`, already read as `query`, from the store (no model call)."""
+    """Answer `question`, already encoded as `query`, from the store: retrieve candidates,
+    let the reader (when given) choose among the best of them, decide, render."""
     if query is None:
         text = render("empty_question", topics=topics(store))
         return Answer(question, False, 0.0, [], text, kind="empty")
     result = rank(store, query.vector, query.text, k=max(citations, 10), qtokens=query.tokens)
+    if reader is not None:
+        result = reread(store, result, reader)
     if avoid is not None:
         result = pass_over(result, avoid)
     return replace(from_result(store, result, citations), question=question)
 
 
 def answer_question(
-    store: Store, encoder: Encoder, question: str, citations: int = 3, avoid: str | None = None
+    store: Store,
+    encoder: Encoder,
+    question: str,
+    citations: int = 3,
+    avoid: str | None = None,
+    reader: Reader | None = None,
 ) -> Answer:
     """Answer one question from the store, citing the sentence that answers it."""
-    return answer_query(store, question, read_question(encoder, question), citations, avoid)
+    query = read_question(encoder, question)
+    return answer_query(store, question, query, citations, avoid, reader)

@@ -12,6 +12,9 @@ import click
 
 from bot.settings import BotSettings
 from index.errors import NotAnIndex, StorybotError
+from index.reader_training import TrainConfig
+
+TRAIN_DEFAULTS = TrainConfig()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -258,6 +261,12 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
 )
 @eval_cache_option
 @click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also draw confidence against accuracy per set to this PNG (needs matplotlib).",
+)
+@click.option(
     "--params",
     "params_file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -270,16 +279,18 @@ def eval_command(
     seed: Path,
     stories: Path,
     cache: Path,
+    plot: Path | None,
     params_file: Path | None,
 ) -> None:
     """Score answer quality on labelled question sets and print a Markdown table.
 
-    Questions go through the bot's own answer path and question encoder.
+    Questions go through the bot's own answer path, question encoder and reader
+    (STORYBOT_READER=off measures retrieval alone).
 
     Example: storybot eval --set test --set seed
     """
-    from bot.engine import query_encoder
-    from bot.evaluate import evaluate, load_sets, table
+    from bot.engine import load_reader, query_encoder
+    from bot.evaluate import evaluate, load_sets, reliability_plot, summarize, table
     from index.embedder import Embedder
     from index.search import default_params
 
@@ -288,12 +299,21 @@ def eval_command(
     try:
         sets = load_sets(list(names or ("dev", "test", "seed")), squad, seed, stories)
         builder = Embedder(settings.model_path())
-        reports = evaluate(
-            sets, cache, builder, params, settings.passage_sentences, query_encoder(settings)
+        outcomes = evaluate(
+            sets,
+            cache,
+            builder,
+            params,
+            settings.passage_sentences,
+            query_encoder(settings),
+            load_reader(settings),
         )
     except StorybotError as exc:
         raise _failure(exc) from exc
-    click.echo(table(reports))
+    click.echo(table([summarize(name, found) for name, found in outcomes.items()]))
+    if plot is not None:
+        reliability_plot(outcomes, plot)
+        click.echo(f"Wrote {plot}")
 
 
 @cli.command()
@@ -365,6 +385,77 @@ def tune(
     click.echo(
         f"Wrote {target}: threshold {params['threshold']}, related {params['related_threshold']}"
     )
+
+
+@cli.command()
+@click.option(
+    "--qa-train",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("../shared/qa-train"),
+    show_default=True,
+    help="Folder of SQuAD-format training files (see its README).",
+)
+@click.option(
+    "--dev",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("../shared/eval/squad2/dev.json"),
+    show_default=True,
+    help="The SQuAD 2.0 file that selects and calibrates (never test.json).",
+)
+@eval_cache_option
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("var/train"),
+    show_default=True,
+    help="Scratch folder: candidate pairs, the float32 model, the export.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the reader goes [default: index/reader, the shipped weights].",
+)
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after N steps.")
+@click.option("--batch-size", type=click.IntRange(1), default=TRAIN_DEFAULTS.batch_size)
+def train(
+    qa_train: Path,
+    dev: Path,
+    cache: Path,
+    work: Path,
+    output: Path | None,
+    max_steps: int | None,
+    batch_size: int,
+) -> None:
+    """Train the reader from the packaged MiniLM on the shared QA data (CPU, about an hour).
+
+    Reproduces the shipped weights in index/reader/ (fixed seed) and prints the dev figures.
+
+    Example: storybot train --max-steps 20 --output var/reader-try
+    """
+    from dataclasses import replace
+
+    from index.evalsets import load_squad
+    from index.reader import READER_DIR
+    from index.reader_training import run_training
+
+    if dev.name == "test.json":
+        raise click.ClickException("fitting on test.json is not allowed; pass a dev file")
+    settings = BotSettings()
+    config = replace(TRAIN_DEFAULTS, max_steps=max_steps, batch_size=batch_size)
+    try:
+        run_training(
+            qa_train,
+            load_squad(dev),
+            cache,
+            work,
+            output or READER_DIR,
+            settings.model_path(),
+            config,
+            say=click.echo,
+        )
+    except StorybotError as exc:
+        raise _failure(exc) from exc
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from index.builder import BuildReport, build_index
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.onnx_encoder import export_onnx
+from index.reader import MODEL_FILE, READER_DIR, Reader
 from index.search import Query, default_params
 from index.store import FORMAT_VERSION, Store, current_build, load_store, read_manifest
 from index.summary import summarize
@@ -92,13 +93,29 @@ def query_encoder(settings: BotSettings) -> Encoder:
     return Embedder(settings.model_path())
 
 
+def load_reader(settings: BotSettings) -> Reader | None:
+    """The trained reader the settings name (None when turned off, or with a warning when the
+    shipped weights are missing: answers then come from retrieval alone)."""
+    if settings.reader == "off":
+        return None
+    if not settings.reader and not (READER_DIR / MODEL_FILE).exists():
+        log.warning(
+            "no reader weights in %s (run `make train`); answering from retrieval alone", READER_DIR
+        )
+        return None
+    return Reader(Path(settings.reader) if settings.reader else READER_DIR)
+
+
 class Engine:
     """Answers questions and summarises from the served index."""
 
-    def __init__(self, settings: BotSettings, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, settings: BotSettings, encoder: Encoder | None = None, reader: Reader | None = None
+    ) -> None:
         self.settings = settings
         self.encoder: Encoder = encoder or query_encoder(settings)
         self.store: Store = load_store(settings.index, expect_model=self.encoder.name)
+        self.reader = reader or load_reader(settings)
 
     def reload_if_changed(self) -> bool:
         """Load the newly served build, if the index now points at another one."""
@@ -120,12 +137,14 @@ class Engine:
         return self.answer(question, self.read(question), avoid)
 
     def read(self, question: str) -> Query | None:
-        """The model's part of `ask`: encode the question (see `read_question`)."""
+        """Encode the question (see `read_question`)."""
         return read_question(self.encoder, question)
 
     def answer(self, question: str, query: Query | None, avoid: str | None = None) -> Answer:
-        """The rest of `ask`: rank, cite and render from the current store."""
-        return answer_query(self.store, question, query, self.settings.citations, avoid=avoid)
+        """The rest of `ask`: retrieve, read the best candidates, cite and render."""
+        return answer_query(
+            self.store, question, query, self.settings.citations, avoid=avoid, reader=self.reader
+        )
 
     def summary(self, topic: str | None = None, sentences: int | None = None) -> Answer:
         """A cited extractive summary of the stories, or of what they say about a topic."""

@@ -5,8 +5,8 @@ Private chat: any text is a question. Groups (privacy mode on): `/ask question` 
 bot says nothing in a group unless addressed. A reply to one of its answers is a follow-up, read
 with the earlier question (`bot.followup`). `/summary` has a per-chat cooldown in groups; the
 first request during it gets one short note, later ones are ignored until it ends.
-The question's encoding runs in a worker thread (the model releases the GIL, so the event loop
-keeps serving other chats); ranking is short pure Python and runs on the loop.
+Answering runs in a worker thread (the encoder and the reader release the GIL while they
+compute, so the event loop keeps serving other chats).
 """
 
 from __future__ import annotations
@@ -66,17 +66,15 @@ async def send_html(message: Message, html: str) -> list[Message]:
 async def reply_answer(
     message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
 ) -> Answer:
-    """Answer `question` (its encoding on a worker thread) and reply with the rendered answer.
+    """Answer `question` (on a worker thread) and reply with the rendered answer.
 
     When `message` replies to one of the bot's answers, it is a follow-up (`bot.followup`).
     """
     engine = engine_of(context)
     text, avoid = follow_up(earlier_of(message, context), question)
-    # Only the model runs on a worker thread: it releases the GIL, so other chats go on. Ranking
-    # is Python that holds the GIL wherever it runs; on a thread it only added GIL handoffs
-    # (docs/benchmarks.md), so it runs here.
-    query = await asyncio.to_thread(engine.read, text)
-    answer = engine.answer(text, query, avoid)
+    # On a worker thread: the encoder and the reader are model calls that release the GIL
+    # (tens of ms), so other chats go on meanwhile.
+    answer = await asyncio.to_thread(engine.ask, text, avoid)
     sent = await send_html(message, answer.text)
     first = answer.citations[0] if answer.answered else None
     earlier = Earlier(text, sentence_key(first.article, first.sentence) if first else None)
@@ -198,8 +196,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer([], cache_time=CACHE_SECONDS, button=EMPTY_BUTTON)
         return
     engine = engine_of(context)
-    read = await asyncio.to_thread(engine.read, query.query)  # as in reply_answer
-    answer = engine.answer(query.query, read)
+    answer = await asyncio.to_thread(engine.ask, query.query)  # as in reply_answer
     results = inline_results(answer)
     button = None if results else DECLINED_BUTTON
     await query.answer(results, cache_time=CACHE_SECONDS, button=button)

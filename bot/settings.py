@@ -42,6 +42,11 @@ class BotSettings(IndexSettings):
         description="Encode questions with the model's ONNX export (fast start, no torch) or "
         "with sentence-transformers.",
     )
+    reader: str = Field(
+        default="",
+        description="Trained reader folder; empty means the shipped index/reader, `off` "
+        "answers from retrieval alone.",
+    )
     summary_sentences: int = Field(default=5, ge=1, le=10)
     summary_cooldown: float = Field(
         default=60.0, ge=0, description="Seconds between two /summary replies in one group."

@@ -69,6 +69,7 @@ class SearchResult:
     confidence: float
     answered: bool
     related: bool
+    topic: float = 0.0  # P(on topic): the retriever's half of `confidence`
 
 
 @lru_cache(maxsize=1)
@@ -177,7 +178,7 @@ def rank(
     p = _params(store, params)
     cand, features = candidate_features(store, qvec, question, qtokens, int(p.get("pool", 64)))
     if len(cand) == 0:
-        return SearchResult(question, [], 0.0, False, False)
+        return SearchResult(question, [], 0.0, False, False, 0.0)
     weights = np.array([p["weights"].get(name, 0.0) for name in FEATURES], dtype=np.float32)
     scores = features @ weights
     order = np.argsort(-scores, kind="stable")
@@ -191,6 +192,7 @@ def rank(
         confidence=confidence,
         answered=confidence >= float(p["threshold"]),
         related=topic >= float(p["related_threshold"]),
+        topic=topic,
     )
 
 

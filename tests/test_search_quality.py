@@ -13,7 +13,7 @@ from support import DATA, SEED_STORIES
 @pytest.fixture(scope="module")
 def outcomes(seed_engine: Engine) -> list[Outcome]:
     evalset = load_seed(DATA / "seed_questions.json", SEED_STORIES)
-    return run_set(seed_engine.store, seed_engine.encoder, evalset)
+    return run_set(seed_engine.store, seed_engine.encoder, evalset, seed_engine.reader)
 
 
 def test_seed_questions_cite_the_gold_sentence_first(outcomes: list[Outcome]) -> None:

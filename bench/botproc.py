@@ -17,8 +17,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
-from bot.delivery import RetryingLimiter
 from bot.settings import BotSettings
+from bot.telegram.delivery import RetryingLimiter
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,8 +55,8 @@ def main(kind: str) -> None:
     if kind == "echo":
         app = echo_application(settings)
     else:
-        from bot.app import build_application
         from bot.engine import open_engine
+        from bot.telegram.app import build_application
 
         engine = open_engine(settings)
         if kind == "storybot-unbatched":  # the same ONNX model, one call per question

@@ -1,1 +1,2 @@
-"""storybot's Telegram side: answers, templates, handlers, the app and the CLI."""
+"""storybot's application side: answers, templates, the CLI, the terminal chat and (in
+`bot.telegram`) the Telegram bot."""

@@ -217,9 +217,7 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
 
         run_chat(_engine(settings))
         return
-    from telegram.error import InvalidToken
-
-    from bot.app import run_bot
+    from bot.telegram.app import InvalidToken, run_bot
 
     try:
         run_bot(settings)

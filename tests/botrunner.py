@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.app import build_application
 from bot.engine import Engine
 from bot.settings import BotSettings
+from bot.telegram.app import build_application
 from fakebot import FakeBotAPI
 
 

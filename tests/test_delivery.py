@@ -15,9 +15,9 @@ import pytest
 from telegram.constants import ParseMode
 from telegram.ext import Application
 
-from bot.delivery import RetryingLimiter
 from bot.engine import Engine, build
 from bot.settings import BotSettings
+from bot.telegram.delivery import RetryingLimiter
 from botrunner import running_bot
 from fakebot import FakeBotAPI, validate_telegram_html
 from support import FakeEmbedder

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import app as bot_app
 from bot.engine import Engine, build
 from bot.settings import BotSettings
+from bot.telegram import app as bot_app
 from botrunner import running_bot
 from fakebot import FakeBotAPI
 from index.embedder import Embedder

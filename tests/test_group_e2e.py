@@ -17,7 +17,7 @@ import pytest
 
 from bot.engine import Engine, build
 from bot.settings import BotSettings
-from bot.telegram_text import utf16_len
+from bot.telegram.telegram_text import utf16_len
 from botrunner import running_bot
 from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, validate_telegram_html
 from index.embedder import Embedder

@@ -10,10 +10,10 @@ from typing import cast
 import pytest
 from telegram import Bot, Chat, Message, MessageEntity, Update, User
 
-from bot.admin import NOT_ADMIN
 from bot.engine import Engine
-from bot.guard import SEEN_UPDATES, Guard, RateLimit, Verdict, addressed
 from bot.settings import BotSettings
+from bot.telegram.admin import NOT_ADMIN
+from bot.telegram.guard import SEEN_UPDATES, Guard, RateLimit, Verdict, addressed
 from botrunner import running_bot
 from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, text_entities
 

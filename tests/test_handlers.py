@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handlers import strip_mention, summary_args
+from bot.telegram.handlers import strip_mention, summary_args
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.engine import Engine, build
 from bot.settings import BotSettings
-from bot.telegram_text import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_len
+from bot.telegram.telegram_text import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_len
 from botrunner import running_bot
 from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, validate_telegram_html
 from support import FakeEmbedder

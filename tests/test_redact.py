@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine
-from bot.redact import redact, redact_in_logs, secret_forms
 from bot.settings import BotSettings
+from bot.telegram.redact import redact, redact_in_logs, secret_forms
 from botrunner import running_bot
 from fakebot import FakeBotAPI
 from support import ROOT
@@ -68,7 +68,7 @@ async def test_a_handler_error_quoting_the_token_is_logged_redacted(
 
 def test_an_uncaught_exception_prints_a_redacted_traceback() -> None:
     code = (
-        "from bot.redact import redact_in_logs\n"
+        "from bot.telegram.redact import redact_in_logs\n"
         f"redact_in_logs({DISTINCTIVE!r})\n"
         f"raise RuntimeError('GET https://api.telegram.org/bot{DISTINCTIVE}/getMe failed')\n"
     )

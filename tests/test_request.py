@@ -7,7 +7,7 @@ import json
 
 from telegram import Message, User
 
-from bot.request import TolerantRequest, repair
+from bot.telegram.request import TolerantRequest, repair
 
 # What the npm emulator telegram-test-api answers (recorded shapes).
 EMULATOR_GET_ME = {"ok": True, "result": {"username": "TestNameBot", "first_name": "T", "id": 666}}

@@ -1,4 +1,4 @@
-"""Tests for bot.telegram_text: UTF-16 length and HTML-safe message splitting."""
+"""Tests for bot.telegram.telegram_text: UTF-16 length and HTML-safe message splitting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.telegram_text import (
+from bot.telegram.telegram_text import (
     TELEGRAM_MESSAGE_LIMIT,
     _split,
     _tokenize,

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from bot.app import build_application, webhook_options
 from bot.engine import Engine
 from bot.settings import BotSettings
+from bot.telegram.app import build_application, webhook_options
 from fakebot import FakeBotAPI
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"

@@ -22,10 +22,10 @@ from telegram.ext import ContextTypes
 from bot.answer import Answer, topics
 from bot.engine import Engine
 from bot.followup import Earlier, follow_up, recall, remember
-from bot.guard import addressed, replies_to_bot
-from bot.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
 from bot.state import ChatState
-from bot.telegram_text import split_message
+from bot.telegram.guard import addressed, replies_to_bot
+from bot.telegram.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
+from bot.telegram.telegram_text import split_message
 from bot.templates import render
 from index.splitter import sentence_key
 from index.summary import MAX_SENTENCES

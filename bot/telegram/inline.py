@@ -19,7 +19,7 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot.answer import Answer, Citation
-from bot.telegram_text import split_message
+from bot.telegram.telegram_text import split_message
 from bot.templates import render
 
 MAX_RESULTS = 3

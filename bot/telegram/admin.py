@@ -14,9 +14,9 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.delivery import RetryingLimiter
 from bot.engine import Engine
-from bot.guard import Guard
+from bot.telegram.delivery import RetryingLimiter
+from bot.telegram.guard import Guard
 
 NOT_ADMIN = "Sorry, that command is only for the bot's admins."
 

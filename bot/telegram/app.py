@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+
+# InvalidToken is re-exported so that the CLI can tell a rejected token apart without PTB.
+from telegram.error import InvalidToken as InvalidToken
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -26,14 +29,14 @@ from telegram.ext import (
 )
 from threadpoolctl import threadpool_limits
 
-from bot import admin, handlers
-from bot.delivery import RetryingLimiter
 from bot.engine import Engine, open_engine
-from bot.guard import install_guard
-from bot.redact import redact_in_logs
-from bot.request import TolerantRequest
 from bot.settings import BotSettings
 from bot.state import SqliteState
+from bot.telegram import admin, handlers
+from bot.telegram.delivery import RetryingLimiter
+from bot.telegram.guard import install_guard
+from bot.telegram.redact import redact_in_logs
+from bot.telegram.request import TolerantRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real packaged model and a real index of the seed story, built once."""
+"""Shared fixtures: the real packaged model, a real index of the seed story (built once) and the
+fake Bot API server."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from bot.engine import Engine, build
 from bot.settings import BotSettings
+from fakebot import FakeBotAPI
 from index.embedder import Embedder
 from index.settings import packaged_model_path
 
@@ -49,3 +51,10 @@ def stories_dir(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "stories"
     shutil.copytree(SEED_STORIES, folder)
     yield folder
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPI]:
+    """A fresh fake Bot API server on 127.0.0.1 as fakebot's TOKEN / BOT_USERNAME bot."""
+    with FakeBotAPI() as api:
+        yield api

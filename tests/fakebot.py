@@ -34,9 +34,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from telegram_html import parse_html
+
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
+# The fake bot's identity; every test server has it unless a test needs another token.
+TOKEN = "123456789:AAFakeStorybotTestToken_0123456789ab"
+BOT_USERNAME = "storybot_test_bot"
 FAULTS = frozenset({"500", "502", "429", "400", "timeout", "reset"})
 DEFAULT_USER_ID = 1001
 DEFAULT_GROUP_ID = -1001234567890
@@ -51,16 +56,6 @@ _STRING_PARAMS = frozenset(
     "inline_message_id action next_offset description short_description name title "
     "language_code business_connection_id emoji message_effect_id switch_pm_text".split()
 )
-
-# --------------------------------------------------------------------------- Telegram HTML
-_TAGS = frozenset(
-    "b strong i em u ins s strike del a code pre span tg-spoiler blockquote tg-emoji".split()
-)
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:([A-Za-z]+)|#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6}));")
-_START_RE = re.compile(r"<([^\s>]*)")
-_END_RE = re.compile(r"</([^\s>]*)\s*>")
-_ATTR_RE = re.compile(r"""([^\s=>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9.-]+)))?""")
 _COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>@])")
 _MENTION_RE = re.compile(r"(?<!\w)@[A-Za-z0-9_]{4,32}(?!\w)")
 
@@ -68,84 +63,6 @@ _MENTION_RE = re.compile(r"(?<!\w)@[A-Za-z0-9_]{4,32}(?!\w)")
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit Telegram uses for limits/offsets."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def _parse_html(text: str) -> tuple[str, str | None]:
-    """Return (plain text, None) or ("", error description) following tdlib's parse_html."""
-
-    def fail(msg: str, pos: int | None = None) -> tuple[str, str]:
-        where = "" if pos is None else f" at byte offset {len(text[:pos].encode())}"
-        return "", f"Bad Request: can't parse entities: {msg}{where}"
-
-    out: list[str] = []
-    stack: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == "&":  # Stricter than tdlib, which keeps an unknown "&..." literally.
-            m = _ENTITY_RE.match(text, i)
-            code = int(m[2]) if m and m[2] else int(m[3], 16) if m and m[3] else -1
-            if m is None or (m[1] and m[1] not in _NAMED_ENTITIES):
-                return fail('Unescaped "&" (write &amp;)', i)
-            if not m[1] and not (0 < code < 0x10FFFF and not 0xD800 <= code <= 0xDFFF):
-                return fail("Invalid numeric character reference", i)
-            out.append(_NAMED_ENTITIES[m[1]] if m[1] else chr(code))
-            i = m.end()
-        elif text[i] != "<":
-            out.append(text[i])
-            i += 1
-        elif text.startswith("</", i):
-            if not stack:
-                return fail("Unexpected end tag", i)
-            m = _END_RE.match(text, i)
-            if m is None:
-                return fail("Unclosed end tag", i)
-            top, name = stack.pop(), m[1].lower()
-            if name and name != top:
-                return fail(
-                    f"Unmatched end tag at byte offset {len(text[:i].encode())}, "
-                    f'expected "</{top}>", found "</{name}>"'
-                )
-            i = m.end()
-        else:
-            start, m = i, _START_RE.match(text, i)
-            assert m is not None
-            name, i = m[1].lower(), m.end()
-            if i >= n:
-                return fail("Unclosed start tag", start)
-            if name not in _TAGS:
-                return fail(f'Unsupported start tag "{name}"', start)
-            attrs: dict[str, str] = {}
-            while True:
-                while i < n and text[i].isspace():
-                    i += 1
-                if i >= n:
-                    return fail("Unclosed start tag", start)
-                if text[i] == ">":
-                    i += 1
-                    break
-                a = _ATTR_RE.match(text, i)
-                if a is None:
-                    return fail(f'Bad attribute declaration in the tag "{name}"', i)
-                value = next((g for g in a.groups()[1:] if g is not None), None)
-                if value is None and (name, a[1].lower()) != ("blockquote", "expandable"):
-                    return fail(
-                        f'Expected equal sign in declaration of an attribute of the tag "{name}"', i
-                    )
-                attrs[a[1].lower()] = value or ""
-                i = a.end()
-            if name == "span" and attrs.get("class") != "tg-spoiler":
-                return fail('Tag "span" must have class "tg-spoiler"', start)
-            if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
-                return fail("Invalid custom emoji identifier specified")
-            stack.append(name)
-    if stack:
-        return fail(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out), None
-
-
-def validate_telegram_html(text: str) -> str | None:
-    """Return Telegram's error description if ``text`` is not valid Telegram HTML, else None."""
-    return _parse_html(text)[1]
 
 
 def text_entities(text: str) -> list[JSON]:
@@ -239,8 +156,8 @@ class FakeBotAPI:
 
     def __init__(
         self,
-        token: str = "123456789:AAFakeStorybotTestToken_0123456789ab",
-        username: str = "storybot_test_bot",
+        token: str = TOKEN,
+        username: str = BOT_USERNAME,
         first_name: str = "Storybot Test",
     ) -> None:
         self.token, self.username, self.first_name = token, username, first_name
@@ -518,22 +435,6 @@ class FakeBotAPI:
         self.push_update(update)
         return update
 
-    def callback_query(self, data: str, message: JSON, user_id: int = DEFAULT_USER_ID) -> JSON:
-        with self._cond:
-            query_id = f"cb{self._next_update_id:08d}"
-            self._open_queries.add(query_id)
-        update = {
-            "callback_query": {
-                "id": query_id,
-                "from": self.user(user_id),
-                "data": data,
-                "message": message,
-                "chat_instance": "42",
-            }
-        }
-        self.push_update(update)
-        return update
-
     # ------------------------------------------------------------------ HTTP plumbing
     def _serve(self, handler: _Handler) -> None:
         with self._cond:
@@ -672,7 +573,7 @@ class FakeBotAPI:
     def _check_text(self, text: str, parse_mode: str | None) -> str:
         plain = text
         if (parse_mode or "").lower() == "html":
-            plain, error = _parse_html(text)
+            plain, error = parse_html(text)
             if error:
                 raise ApiError(400, error)
         elif parse_mode and parse_mode.lower() not in ("markdown", "markdownv2"):

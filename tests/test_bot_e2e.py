@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import SecretStr
 
 from bot.engine import Engine
 from bot.settings import BotSettings
 from botrunner import running_bot
-from fakebot import FakeBotAPI, validate_telegram_html
+from fakebot import FakeBotAPI
+from telegram_html import validate_telegram_html
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 async def test_private_question_gets_the_quoted_sentence(

@@ -8,7 +8,6 @@ question at a time or in a burst from many users.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ from bot.engine import Engine, build
 from bot.settings import BotSettings
 from bot.telegram.delivery import RetryingLimiter
 from botrunner import running_bot
-from fakebot import FakeBotAPI, validate_telegram_html
+from fakebot import FakeBotAPI
 from support import FakeEmbedder
+from telegram_html import validate_telegram_html
 
 APOLOGY = "Sorry, something went wrong"
 QUESTIONS = [
@@ -39,12 +39,6 @@ ROUNDS = [
 ]
 EXTRA_502S = 2  # added to the last round, so one reply fails three times in a row
 FAULTS_INJECTED = sum(f is not None for pair in ROUNDS for f in pair) + EXTRA_502S
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 def fast_retries(app: Application) -> RetryingLimiter:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from support import FakeEmbedder
 GRAIN = "Grain exports resumed on Tuesday as ships left the port of Odesa under naval escort."
 QUESTIONS = ["Which port did the grain ships leave from?", "Who is Steve Witkoff?"]
 APOLOGY = "Sorry, something went wrong"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 @pytest.fixture

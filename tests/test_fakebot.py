@@ -6,7 +6,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,19 +16,7 @@ from telegram import Bot, BotCommand, InlineQueryResultArticle, InputTextMessage
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from fakebot import (
-    DEFAULT_GROUP_ID,
-    DEFAULT_USER_ID,
-    FakeBotAPI,
-    text_entities,
-    validate_telegram_html,
-)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as srv:
-        yield srv
+from fakebot import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI, text_entities
 
 
 def make_bot(server: FakeBotAPI, token: str | None = None) -> Bot:
@@ -43,47 +31,6 @@ def make_bot(server: FakeBotAPI, token: str | None = None) -> Bot:
 async def bot(server: FakeBotAPI) -> AsyncIterator[Bot]:
     async with make_bot(server) as b:
         yield b
-
-
-# --------------------------------------------------------------------------- HTML validation
-@pytest.mark.parametrize(
-    "text",
-    [
-        "plain text",
-        "<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>x &lt; y</code>",
-        '<a href="https://example.com/?a=1&amp;b=2">link</a>',
-        "<pre><code class=\"language-python\">print('hi')</code></pre>",
-        '<span class="tg-spoiler">secret</span> <tg-spoiler>too</tg-spoiler>',
-        "<blockquote expandable>quote <B>nested</B></blockquote>",
-        "&lt;tag&gt; &amp; &quot;q&quot; &#39; &#x1F600;",
-        "a > b",
-    ],
-)
-def test_valid_html(text: str) -> None:
-    assert validate_telegram_html(text) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("<p>para</p>", 'Unsupported start tag "p" at byte offset 0'),
-        ("a < b", 'Unsupported start tag "" at byte offset 2'),
-        ("x <b", "Unclosed start tag at byte offset 2"),
-        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("<b><i>x</b></i>", 'expected "</i>", found "</b>"'),
-        ("text</b>", "Unexpected end tag at byte offset 4"),
-        ("AT&T", 'Unescaped "&"'),
-        ("&nbsp;", 'Unescaped "&"'),
-        ('<span class="x">s</span>', 'Tag "span" must have class "tg-spoiler"'),
-        ("<br/>", 'Unsupported start tag "br/"'),
-        ("é<x>", "byte offset 2"),
-    ],
-)
-def test_invalid_html(text: str, fragment: str) -> None:
-    error = validate_telegram_html(text)
-    assert error is not None
-    assert error.startswith("Bad Request: can't parse entities: ")
-    assert fragment in error
 
 
 # --------------------------------------------------------------------------- basic methods

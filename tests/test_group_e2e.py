@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,13 @@ from bot.engine import Engine, build
 from bot.settings import BotSettings
 from bot.telegram.telegram_text import utf16_len
 from botrunner import running_bot
-from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, validate_telegram_html
+from fakebot import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from index.embedder import Embedder
 from support import SEED_STORIES
+from telegram_html import validate_telegram_html
 
-BOT = "storybot_test_bot"
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
 OTHER_GROUP = -1005555555555
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(username=BOT) as api:
-        yield api
 
 
 def settings_for(seed_settings: BotSettings, **changes: object) -> BotSettings:
@@ -55,7 +49,7 @@ async def test_group_summary_with_and_without_bot_name_topic_and_count(
     async with running_bot(server, settings, seed_engine):
         server.group_text("/summary")
         (plain,) = await server.await_for("sendMessage", 1)
-        server.group_text(f"/summary@{BOT} ceasefire 3")
+        server.group_text(f"/summary@{BOT_USERNAME} ceasefire 3")
         topic = (await server.await_for("sendMessage", 2))[-1]
         server.group_text("/summary@some_other_bot")
         server.group_text("what a summary that was")
@@ -100,14 +94,14 @@ async def test_reply_to_an_answer_is_a_follow_up_even_after_a_restart(
 ) -> None:
     settings = settings_for(seed_settings, state=tmp_path / "state.db")
     async with running_bot(server, settings, seed_engine):
-        server.group_text(f"/ask@{BOT} Who is the US envoy?")
+        server.group_text(f"/ask@{BOT_USERNAME} Who is the US envoy?")
         await server.await_for("sendMessage", 1)
     answer = server.bot_messages(DEFAULT_GROUP_ID)[-1]
     async with running_bot(server, settings, seed_engine):
         server.group_text("Who is he?", reply_to=answer, first_name="Bob", user_id=1002)
         follow = (await server.await_for("sendMessage", 2))[-1]
         server.group_text("Who is he?", first_name="Bob", user_id=1002)
-        server.group_text(f"@{BOT} who is he?")
+        server.group_text(f"@{BOT_USERNAME} who is he?")
         unrelated = (await server.await_for("sendMessage", 3))[-1]
     assert WITKOFF in follow["text"]
     assert WITKOFF not in unrelated["text"], "without a reply there is no earlier question"
@@ -187,7 +181,7 @@ async def test_whatsnew_after_an_article_is_edited_and_the_index_rebuilt(
         story.write_text(edited, encoding="utf-8")
         await asyncio.to_thread(build, settings, embedder)
         assert await asyncio.to_thread(engine.reload_if_changed)
-        server.group_text(f"/whatsnew@{BOT}")
+        server.group_text(f"/whatsnew@{BOT_USERNAME}")
         news = await server.await_for("sendMessage", 3)
         server.group_text("/whatsnew")
         again = (await server.await_for("sendMessage", 4))[-1]

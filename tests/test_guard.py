@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import cast
@@ -19,12 +18,6 @@ from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, text_entities
 
 QUESTION = "Who is Steve Witkoff?"
 BOT_ID, BOT_NAME = 777, "storybot"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 def test_rate_limit_allows_the_budget_then_notices_once_per_window() -> None:

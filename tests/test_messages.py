@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,8 +19,9 @@ from bot.engine import Engine, build
 from bot.settings import BotSettings
 from bot.telegram.telegram_text import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_len
 from botrunner import running_bot
-from fakebot import DEFAULT_GROUP_ID, FakeBotAPI, validate_telegram_html
+from fakebot import DEFAULT_GROUP_ID, FakeBotAPI
 from support import FakeEmbedder
+from telegram_html import validate_telegram_html
 
 ASK_EXAMPLES = 50
 TOPIC_EXAMPLES = 20
@@ -128,12 +128,6 @@ ANSWERED_PRIVATE = [
 ]
 ANSWERED_GROUP = ["/ask", "@storybot_test_bot", "/summary </blockquote> & <b>"]
 ZOO_SIZE = len(ANSWERED_PRIVATE) + len(ANSWERED_GROUP) + 6  # + the ignored and edited below
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 async def test_message_zoo_gets_valid_replies_or_is_ignored(

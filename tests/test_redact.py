@@ -24,6 +24,7 @@ CREDENTIAL = DISTINCTIVE.split(":")[1]
 
 @pytest.fixture
 def server() -> Iterator[FakeBotAPI]:
+    """conftest's server with a token no other text could contain, so any leak of it shows."""
     with FakeBotAPI(token=DISTINCTIVE) as api:
         yield api
 

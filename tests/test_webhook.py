@@ -4,7 +4,6 @@ which then pushes a question to it over HTTP on 127.0.0.1, secret header and all
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -15,12 +14,6 @@ from bot.telegram.app import build_application, webhook_options
 from fakebot import FakeBotAPI
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 def free_port() -> int:

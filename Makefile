@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index test lint format bench bench-quick eval train clean
+.PHONY: install run index test lint format docs bench bench-quick eval train clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# README.md's Configuration table, regenerated from bot/settings.py (tests/test_settings.py checks it).
+docs: install
+	$(BIN)/python -m bot.settings README.md
 
 test: install lint
 	$(BIN)/pytest -q

@@ -1,5 +1,10 @@
-"""The bot's settings: the index settings plus Telegram and answering knobs."""
+"""The bot's settings: the index settings plus Telegram and answering knobs.
 
+`python -m bot.settings` prints them as README's Configuration table; `make docs` rewrites the
+table in README.md, and tests/test_settings.py fails when the two differ.
+"""
+
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,13 +20,17 @@ class BotSettings(IndexSettings):
     """Everything the bot, the terminal chat and the CLI read from the environment."""
 
     token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "token")
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "token"),
+        description="Bot token from @BotFather; without it the terminal chat runs.",
     )
     base_url: str = Field(
-        default=TELEGRAM_API, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "base_url")
+        default=TELEGRAM_API,
+        validation_alias=AliasChoices("TELEGRAM_BASE_URL", "base_url"),
+        description="Bot API server (tests use a local fake).",
     )
     state: Path = Field(
-        default=Path("var/state.db"), description="Per-chat state (SQLite file, or :memory:)."
+        default=Path("var/state.db"), description="Per-chat state (SQLite file, or `:memory:`)."
     )
     citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
     webhook_url: str | None = Field(
@@ -39,15 +48,17 @@ class BotSettings(IndexSettings):
     )
     query_encoder: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="Encode questions with the model's ONNX export (fast start, no torch) or "
-        "with sentence-transformers.",
+        description="`onnx`: questions are encoded by the model's ONNX export (fast start, no "
+        "torch); `torch`: by sentence-transformers.",
     )
     reader: str = Field(
         default="",
         description="Trained reader folder; empty means the shipped index/reader, `off` "
         "answers from retrieval alone.",
     )
-    summary_sentences: int = Field(default=5, ge=1, le=10)
+    summary_sentences: int = Field(
+        default=5, ge=1, le=10, description="Sentences in a /summary that asks for no number."
+    )
     summary_cooldown: float = Field(
         default=60.0, ge=0, description="Seconds between two /summary replies in one group."
     )
@@ -79,3 +90,54 @@ class BotSettings(IndexSettings):
         for suffix in ("/bot", "/file/bot"):
             root = root.removesuffix(suffix)
         return f"{root}/bot", f"{root}/file/bot"
+
+
+TABLE_START = "<!-- settings table: generated from bot/settings.py by `make docs` -->"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def env_name(field: str) -> str:
+    """The environment variable a field is read from: its first alias, else the prefixed name."""
+    alias = BotSettings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return f"{BotSettings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _default(value: Any) -> str:
+    """A default as the table shows it: `None` → —, an empty value → empty, `60.0` → `60`."""
+    if value is None:
+        return "—"
+    if isinstance(value, str | frozenset) and not value:
+        return "empty"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table row: variable, default, meaning (its description)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in BotSettings.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{env_name(name)}` | {_default(field.default)} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def with_settings_table(text: str) -> str:
+    """`text` (README.md) with the table between its two marker lines regenerated."""
+    head, start, rest = text.partition(TABLE_START + "\n")
+    _, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError(f"no {TABLE_START!r} … {TABLE_END!r} markers")
+    return head + start + settings_table() + end + tail
+
+
+if __name__ == "__main__":  # `python -m bot.settings [README.md]`: print, or rewrite the file
+    if len(sys.argv) > 1:
+        readme = Path(sys.argv[1])
+        readme.write_text(with_settings_table(readme.read_text()))
+    else:
+        print(settings_table(), end="")

@@ -21,13 +21,27 @@ class IndexSettings(BaseSettings):
     )
 
     stories: Path = Field(
-        default=Path("stories"), validation_alias=AliasChoices("STORYBOT_STORIES", "stories")
+        default=Path("stories"),
+        validation_alias=AliasChoices("STORYBOT_STORIES", "stories"),
+        description="Folder of `.txt` / `.md` stories.",
     )
     index: Path = Field(
-        default=Path("var/index"), validation_alias=AliasChoices("STORYBOT_INDEX", "index")
+        default=Path("var/index"),
+        validation_alias=AliasChoices("STORYBOT_INDEX", "index"),
+        description="Index folder (a symlink to the build being served).",
     )
-    model: str = Field(default="", description="Model folder; empty means the packaged model.")
-    passage_sentences: int = Field(default=5, ge=1, le=20)
+    model: str = Field(
+        default="",
+        description="sentence-transformers model folder; empty means the packaged "
+        "all-MiniLM-L6-v2.",
+    )
+    passage_sentences: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Most sentences in a passage, the paragraph context a sentence is "
+        "searched with.",
+    )
 
     def model_path(self) -> str:
         """The model folder to load: the configured one or the packaged default."""

@@ -416,6 +416,14 @@ def tune(
 )
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after N steps.")
 @click.option("--batch-size", type=click.IntRange(1), default=TRAIN_DEFAULTS.batch_size)
+@click.option(
+    "--epochs", type=click.FloatRange(0.01, 10), default=TRAIN_DEFAULTS.epochs, show_default=True
+)
+@click.option(
+    "--refit",
+    is_flag=True,
+    help="Keep the trained weights in --output; refit only how their scores are used, on dev.",
+)
 def train(
     qa_train: Path,
     dev: Path,
@@ -424,6 +432,8 @@ def train(
     output: Path | None,
     max_steps: int | None,
     batch_size: int,
+    epochs: float,
+    refit: bool,
 ) -> None:
     """Train the reader from the packaged MiniLM on the shared QA data (CPU, about an hour).
 
@@ -435,13 +445,19 @@ def train(
 
     from index.evalsets import load_squad
     from index.reader import READER_DIR
+    from index.reader_training import refit as refit_reader
     from index.reader_training import run_training
 
     if dev.name == "test.json":
         raise click.ClickException("fitting on test.json is not allowed; pass a dev file")
     settings = BotSettings()
-    config = replace(TRAIN_DEFAULTS, max_steps=max_steps, batch_size=batch_size)
+    config = replace(TRAIN_DEFAULTS, max_steps=max_steps, batch_size=batch_size, epochs=epochs)
     try:
+        if refit:
+            refit_reader(
+                load_squad(dev), cache, output or READER_DIR, settings.model_path(), say=click.echo
+            )
+            return
         run_training(
             qa_train,
             load_squad(dev),

@@ -15,6 +15,7 @@ the `tokenizers` library: no torch on the answer path.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -48,11 +49,13 @@ def pair_text(sentence: str, title: str, previous: str) -> str:
 
 
 def tokenizer(folder: Path) -> Any:
-    """The reader's tokenizer (the packaged model's), truncating only the sentence side."""
+    """The reader's tokenizer (the packaged model's), truncating the longer side of a pair."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
-    tok.enable_truncation(max_length=MAX_LENGTH, strategy="only_second")
+    # Longest first: the sentence side is cut (its context goes first), unless the question is
+    # the longer — a 1,000-character question would leave the sentence nothing to cut.
+    tok.enable_truncation(max_length=MAX_LENGTH, strategy="longest_first")
     tok.no_padding()
     return tok
 
@@ -107,14 +110,33 @@ class Reader:
         return np.asarray(out[0], dtype=np.float32).reshape(-1)
 
 
+def logit(p: float) -> float:
+    """The log-odds of a probability, clipped away from 0 and 1."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def answer_features(best: float, retriever_answerable: float) -> dict[str, float]:
+    """What P(answered) is a logistic model of: the best re-scored hit's combined score, and
+    the retriever's own P(answered | on topic) as log-odds."""
+    return {"reader": best, "retriever": logit(retriever_answerable)}
+
+
+def p_answered(model: dict[str, Any], features: dict[str, float]) -> float:
+    """The fitted logistic model `{"weights": {feature: w}, "bias": b}` applied."""
+    z = float(model["bias"]) + sum(float(w) * features[n] for n, w in model["weights"].items())
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
 def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     """`result` with its best `top` hits re-scored by the reader and the decision made anew.
 
-    A re-scored hit's score is P(this sentence answers) from the reader's logit plus
-    `retriever` times the retriever's score (both weights fitted on dev, index/reader_fit.py);
-    hits past `top` follow in the retriever's order with score 0. `confidence` is
-    P(on topic) × P(answered), the second from the best re-scored hit; the retriever's topic
-    model still tells "not in the story" from "touches on it".
+    A hit's combined score is the reader's logit plus `retriever` times the retriever's score
+    (the weight fitted on dev, index/reader_fit.py); re-scored hits are ordered by it; hits past
+    `top` follow in the retriever's order with score 0. `confidence` is P(on topic) × P(answered),
+    the second a logistic model (fitted on dev) of the best combined score and the retriever's
+    own P(answered | on topic); the retriever's topic model still tells "not in the story"
+    from "touches on it".
     """
     params = reader.params
     top = result.hits[: int(params["top"])]
@@ -124,11 +146,15 @@ def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     retrieved = np.array([h.score for h in top], dtype=np.float32)
     combined = logits + float(params["retriever"]) * retrieved
     order = np.argsort(-combined, kind="stable")
-    scale, bias = float(params["answer"]["scale"]), float(params["answer"]["bias"])
-    answered = 1.0 / (1.0 + np.exp(-np.clip(scale * combined + bias, -50, 50)))
-    hits = [replace(top[i], score=float(answered[i])) for i in order]
+    # A hit's own score is its combined logit as a probability: ordered as the hits are, and
+    # comparable between them (`pass_over` asks whether the next is nearly as good).
+    own = 1.0 / (1.0 + np.exp(-np.clip(combined, -50, 50)))
+    hits = [replace(top[i], score=float(own[i])) for i in order]
     hits += [replace(h, score=0.0) for h in result.hits[len(top) :]]
-    confidence = result.topic * float(answered[order[0]])
+    best = float(combined[order[0]])
+    confidence = result.topic * p_answered(
+        params["answer"], answer_features(best, result.answerable)
+    )
     return replace(
         result,
         hits=hits,

@@ -24,14 +24,15 @@ import numpy as np
 from index.embedder import Encoder
 from index.evalsets import EvalSet, eval_store, is_gold
 from index.metrics import auroc
-from index.reader import Reader, reader_text
+from index.reader import Reader, answer_features, p_answered, reader_text
 from index.search import default_params, rank
 from index.tokens import encode_with_tokens
-from index.tuning import fit_logistic
+from index.tuning import cv_auroc, fit_logistic
 
 MAX_TOP = 10
 TOPS = (4, 6, 8, 10)
 RETRIEVER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
+ANSWER_SETS: tuple[tuple[str, ...], ...] = (("reader",), ("retriever",), ("reader", "retriever"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Scored:
 
     answerable: bool
     topic: float
+    retriever_answerable: float
     retrieved: np.ndarray
     logits: np.ndarray
     gold: np.ndarray
@@ -61,6 +63,7 @@ def score_set(
             Scored(
                 answerable=question.answerable,
                 topic=result.topic,
+                retriever_answerable=result.answerable,
                 retrieved=np.array([h.score for h in hits], dtype=np.float64),
                 logits=reader.logits(question.question, texts).astype(np.float64),
                 gold=np.array([is_gold(h.sentence, question) for h in hits], dtype=bool),
@@ -89,27 +92,39 @@ def ranking_figures(scored: list[Scored], top: int, weight: float) -> tuple[floa
     return hits / n, rr / n
 
 
-def fit(scored: list[Scored], max_false_decline: float = 0.03) -> dict[str, Any]:
+def fit(scored: list[Scored], max_false_decline: float = 0.0) -> dict[str, Any]:
     """Every parameter `reader.reread` reads, from scored dev questions."""
     grid = [
         (ranking_figures(scored, top, w), -top, w, top) for top in TOPS for w in RETRIEVER_WEIGHTS
     ]
     (p1, mrr), _, weight, top = max(grid, key=lambda g: (g[0], g[1]))
-    best = np.array([combined(s, top, weight).max() for s in scored])
+    rows = [
+        answer_features(float(combined(s, top, weight).max()), s.retriever_answerable)
+        for s in scored
+    ]
     y = np.array([s.answerable for s in scored])
-    (scale,), bias = fit_logistic(best.reshape(-1, 1), y)
-    answered = 1.0 / (1.0 + np.exp(-(scale * best + bias)))
+    cv = {
+        names: cv_auroc(np.array([[r[n] for n in names] for r in rows]), y) for names in ANSWER_SETS
+    }
+    names = max(ANSWER_SETS, key=lambda n: cv[n])
+    w, b = fit_logistic(np.array([[r[n] for n in names] for r in rows]), y)
+    model = {
+        "weights": {n: round(float(v), 5) for n, v in zip(names, w, strict=True)},
+        "bias": round(float(b), 5),
+    }
+    answered = np.array([p_answered(model, r) for r in rows])
     confidence = np.array([s.topic for s in scored]) * answered
     threshold = float(np.quantile(confidence[y], max_false_decline))
     return {
         "top": top,
         "retriever": weight,
-        "answer": {"scale": round(float(scale), 5), "bias": round(float(bias), 5)},
+        "answer": model,
         "threshold": round(threshold, 5),
         "dev": {
             "p_at_1": round(p1, 4),
             "mrr": round(mrr, 4),
             "auroc": round(auroc(list(confidence[y]), list(confidence[~y])), 4),
+            "cv_auroc": {"+".join(n): round(v, 4) for n, v in cv.items()},
             "unanswerable_declined": round(float((confidence[~y] < threshold).mean()), 4),
             "answerable_declined": round(float((confidence[y] < threshold).mean()), 4),
         },

@@ -69,7 +69,8 @@ class SearchResult:
     confidence: float
     answered: bool
     related: bool
-    topic: float = 0.0  # P(on topic): the retriever's half of `confidence`
+    topic: float = 0.0  # P(on topic) from the retriever's signals
+    answerable: float = 0.0  # P(answered | on topic) from them; confidence = topic × answerable
 
 
 @lru_cache(maxsize=1)
@@ -184,7 +185,8 @@ def rank(
     order = np.argsort(-scores, kind="stable")
     values = signals(scores, features)
     topic = probability(p["topic"], values)
-    confidence = topic * probability(p["answer"], values)
+    answerable = probability(p["answer"], values)
+    confidence = topic * answerable
     hits = [Hit(int(cand[i]), store.sentences[int(cand[i])], float(scores[i])) for i in order[:k]]
     return SearchResult(
         question=question,
@@ -193,6 +195,7 @@ def rank(
         answered=confidence >= float(p["threshold"]),
         related=topic >= float(p["related_threshold"]),
         topic=topic,
+        answerable=answerable,
     )
 
 

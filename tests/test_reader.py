@@ -13,12 +13,21 @@ from bot.cli import cli
 from bot.engine import Engine
 from index.embedder import Embedder
 from index.evalsets import load_squad
-from index.reader import MODEL_FILE, SEPARATOR, Reader, reader_text, reread
+from index.reader import MODEL_FILE, SEPARATOR, Reader, pair_text, reader_text, reread
 from index.reader_fit import TOPS
 from index.reader_training import TRAIN_FILES, candidate_pairs, torch_logits
 from index.search import search
 from support import DATA
 
+LAMMY = (
+    "A spokesperson for U.K. Prime Minister Keir Starmer said that Foreign Secretary David Lammy "
+    'held a "productive call" with Rubio the day prior.'
+)
+DELEGATION = (
+    "The Ukrainian delegation, including Presidential Office head Andriy Yermak, Foreign Minister "
+    "Andrii Sybiha, and Defense Minister Rustem Umerov, is now instead meeting European national "
+    "security advisors, as well as U.S. officials."
+)
 WITKOFF = (
     "His envoy, Steve Witkoff, is expected to visit Russia for a high-level meeting this week, "
     "even though he skipped the talks with European and Ukrainian officials."
@@ -36,15 +45,19 @@ def test_the_shipped_reader_loads_with_its_fitted_parameters(reader: Reader) -> 
     assert reader.params["top"] in TOPS
 
 
-def test_the_reader_scores_the_answering_sentence_above_a_related_one(reader: Reader) -> None:
-    related = (
-        "An unnamed source close to the discussions told Reuters that the U.S. appeared uneasy "
-        "with Ukraine's position as it may not fully align with what American envoys have been "
-        "discussing with Russian counterparts in recent weeks."
-    )
-    logits = reader.logits("Who is the US envoy?", [WITKOFF, related])
-    assert logits.shape == (2,)
-    assert logits[0] > logits[1]
+def test_the_reader_scores_answering_sentences_above_others(reader: Reader) -> None:
+    # Each question against its answer and against the other questions' answers, all read with
+    # their context as in the bot: an untrained or broken model is at chance here.
+    cases = {
+        "Who is David Lammy?": LAMMY,
+        "When is Witkoff visiting Russia?": WITKOFF,
+        "Who is Ukraine's defense minister?": DELEGATION,
+    }
+    texts = [pair_text(s, "London talks", "") for s in cases.values()]
+    for row, question in enumerate(cases):
+        logits = reader.logits(question, texts)
+        assert logits.shape == (3,)
+        assert int(np.argmax(logits)) == row, (question, logits)
 
 
 def test_reader_text_puts_the_sentence_first_then_title_and_previous(seed_engine: Engine) -> None:
@@ -68,7 +81,7 @@ def test_reread_orders_by_the_reader_and_decides_from_its_best_hit(
         scores = [h.score for h in after.hits[:top]]
         assert scores == sorted(scores, reverse=True)
         assert {h.index for h in after.hits} == {h.index for h in before.hits}
-        assert after.confidence == pytest.approx(before.topic * after.hits[0].score)
+        assert 0.0 <= after.confidence <= before.topic
         expected = before.related and after.confidence >= reader.params["threshold"]
         assert after.answered == expected
 
@@ -109,3 +122,9 @@ def test_train_refuses_to_fit_on_test_json(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "test.json" in result.output
     assert not any(tmp_path.glob("work*"))
+
+
+def test_a_question_longer_than_the_reader_reads_is_still_scored(reader: Reader) -> None:
+    question = "Why did Rubio cancel " + "and what happened next " * 80 + "?"
+    logits = reader.logits(question, [pair_text(WITKOFF, "London talks", LAMMY)])
+    assert logits.shape == (1,) and np.isfinite(logits).all()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from index.articles import Article, parse_article
 from index.builder import build_index
 from index.embedder import Encoder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StorybotError
+from index.search import SearchResult, default_params, rank
 from index.splitter import Sentence
 from index.store import Store, load_store
+from index.tokens import encode_with_tokens
 
 
 class BadEvalSet(StorybotError):
@@ -181,3 +184,15 @@ def eval_store(
     )
     stamp.write_text(fingerprint)
     return load_store(index_dir, expect_model=encoder.name)
+
+
+def ranked(
+    evalset: EvalSet, cache_dir: Path, encoder: Encoder, k: int
+) -> Iterator[tuple[Store, EvalQuestion, SearchResult]]:
+    """Each question of the set with the retriever's best `k` hits from the set's index (the
+    bot's own retrieval, questions encoded in one batch)."""
+    store = eval_store(evalset, cache_dir, encoder, default_params())
+    questions = list(evalset.questions)
+    vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
+    for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
+        yield store, question, rank(store, vector, question.question, k=k, qtokens=qtokens)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from index.search import SearchResult
+from index.search import SearchResult, probability
 from index.store import Store
 
 READER_DIR = Path(__file__).parent / "reader"
@@ -122,12 +122,6 @@ def answer_features(best: float, retriever_answerable: float) -> dict[str, float
     return {"reader": best, "retriever": logit(retriever_answerable)}
 
 
-def p_answered(model: dict[str, Any], features: dict[str, float]) -> float:
-    """The fitted logistic model `{"weights": {feature: w}, "bias": b}` applied."""
-    z = float(model["bias"]) + sum(float(w) * features[n] for n, w in model["weights"].items())
-    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
-
-
 def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     """`result` with its best `top` hits re-scored by the reader and the decision made anew.
 
@@ -152,7 +146,7 @@ def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     hits = [replace(top[i], score=float(own[i])) for i in order]
     hits += [replace(h, score=0.0) for h in result.hits[len(top) :]]
     best = float(combined[order[0]])
-    confidence = result.topic * p_answered(
+    confidence = result.topic * probability(
         params["answer"], answer_features(best, result.answerable)
     )
     return replace(

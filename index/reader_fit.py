@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Encoder
-from index.evalsets import EvalSet, eval_store, is_gold
+from index.evalsets import EvalSet, is_gold, ranked
 from index.metrics import auroc
-from index.reader import Reader, answer_features, p_answered, reader_text
-from index.search import default_params, rank
-from index.tokens import encode_with_tokens
-from index.tuning import cv_auroc, fit_logistic
+from index.reader import Reader, answer_features, reader_text
+from index.search import probability
+from index.tuning import choose_model
 
 MAX_TOP = 10
 TOPS = (4, 6, 8, 10)
@@ -50,13 +49,9 @@ class Scored:
 def score_set(
     evalset: EvalSet, cache_dir: Path, encoder: Encoder, reader: Reader, top: int = MAX_TOP
 ) -> list[Scored]:
-    """Retrieve and read every question of the set (the bot's own retrieval)."""
-    store = eval_store(evalset, cache_dir, encoder, default_params())
-    questions = list(evalset.questions)
-    vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
+    """Retrieve and read every question of the set."""
     out = []
-    for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
-        result = rank(store, vector, question.question, k=top, qtokens=qtokens)
+    for store, question, result in ranked(evalset, cache_dir, encoder, top):
         hits = result.hits
         texts = [reader_text(store, h.index) for h in hits]
         out.append(
@@ -103,16 +98,8 @@ def fit(scored: list[Scored], max_false_decline: float = 0.0) -> dict[str, Any]:
         for s in scored
     ]
     y = np.array([s.answerable for s in scored])
-    cv = {
-        names: cv_auroc(np.array([[r[n] for n in names] for r in rows]), y) for names in ANSWER_SETS
-    }
-    names = max(ANSWER_SETS, key=lambda n: cv[n])
-    w, b = fit_logistic(np.array([[r[n] for n in names] for r in rows]), y)
-    model = {
-        "weights": {n: round(float(v), 5) for n, v in zip(names, w, strict=True)},
-        "bias": round(float(b), 5),
-    }
-    answered = np.array([p_answered(model, r) for r in rows])
+    model, cv = choose_model(rows, y, ANSWER_SETS)
+    answered = np.array([probability(model, r) for r in rows])
     confidence = np.array([s.topic for s in scored]) * answered
     threshold = float(np.quantile(confidence[y], max_false_decline))
     return {

@@ -33,10 +33,16 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Encoder
-from index.evalsets import BadEvalSet, EvalSet, eval_store, is_gold, load_squad
-from index.reader import MAX_LENGTH, MODEL_FILE, encode_batch, encode_pairs, reader_text, tokenizer
-from index.search import default_params, rank
-from index.tokens import encode_with_tokens
+from index.evalsets import BadEvalSet, EvalSet, is_gold, load_squad, ranked
+from index.reader import (
+    MAX_LENGTH,
+    MODEL_FILE,
+    Reader,
+    encode_batch,
+    encode_pairs,
+    reader_text,
+    tokenizer,
+)
 
 TRAIN_FILES = ("squad2-train-10-articles.json", "squad11-train-head.json", "xquad-en.json")
 SEED = 13
@@ -101,17 +107,9 @@ def candidate_pairs(
     0.54 against 0.74 with random negatives; docs/evaluation.md).
     """
     rng = random.Random(f"{SEED}-{evalset.name}")
-    params = default_params()
-    store = eval_store(evalset, cache_dir, encoder, params)
-    questions = list(evalset.questions)
-    say(
-        f"{evalset.name}: {len(evalset.articles)} articles, {len(store.sentences)} sentences, "
-        f"{len(questions)} questions"
-    )
-    vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
+    say(f"{evalset.name}: {len(evalset.articles)} articles, {len(evalset.questions)} questions")
     pairs: list[Pair] = []
-    for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
-        result = rank(store, vector, question.question, k=negatives + 4, qtokens=qtokens)
+    for store, question, result in ranked(evalset, cache_dir, encoder, negatives + 4):
         gold = [i for i, s in enumerate(store.sentences) if is_gold(s, question)]
         for i in gold:
             pairs.append(Pair(question.question, reader_text(store, i), 1.0))
@@ -338,9 +336,17 @@ def lengths(pairs: list[Pair], model_path: str) -> dict[str, float]:
 
 
 def count_steps(pairs: int, config: TrainConfig) -> int:
-    """How many optimizer steps a run over `pairs` takes."""
-    steps = math.ceil(pairs / config.batch_size) * config.epochs
-    return int(min(steps, config.max_steps or steps))
+    """How many optimizer steps a run over `pairs` takes (`max_steps` caps each epoch)."""
+    per_epoch = math.ceil(pairs / config.batch_size)
+    if config.max_steps is not None:
+        per_epoch = min(per_epoch, config.max_steps)
+    whole = max(1, math.ceil(config.epochs))
+    last = (
+        per_epoch
+        if config.epochs == whole
+        else max(1, int(per_epoch * (config.epochs - whole + 1)))
+    )
+    return per_epoch * (whole - 1) + last
 
 
 def meta(
@@ -373,8 +379,6 @@ def run_training(
     Returns (and writes to output/reader.json) the fitted parameters and the dev figures.
     """
     from index.embedder import Embedder
-    from index.reader import Reader
-    from index.reader_fit import fit, score_set
 
     started = time.perf_counter()
     encoder = Embedder(model_path)
@@ -399,46 +403,36 @@ def run_training(
     )
     say(f"    int8 vs float32 logits differ by at most {drift:.3f} on the probes")
     say(f"4/4 fitting top-k, weights and threshold on {dev.name}")
-    params = fit(score_set(dev, cache_dir, encoder, reader))
-    record = {
-        **params,
-        "trained": meta(
-            config, pairs, time.perf_counter() - started, {"int8_drift": round(drift, 4)}
-        ),
-    }
-    (staged / "reader.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    trained = meta(config, pairs, time.perf_counter() - started, {"int8_drift": round(drift, 4)})
+    record = refit(dev, cache_dir, reader, encoder, say, trained)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     for name in (MODEL_FILE, "tokenizer.json", "reader.json"):
         shutil.copy(staged / name, output / name)
-    say(
-        f"dev: P@1 {params['dev']['p_at_1']}, MRR {params['dev']['mrr']}, "
-        f"AUROC {params['dev']['auroc']}; top {params['top']}, retriever weight "
-        f"{params['retriever']}, threshold {params['threshold']}"
-    )
     return record
 
 
 def refit(
     dev: EvalSet,
     cache_dir: Path,
-    folder: Path,
-    model_path: str,
+    reader: Reader,
+    encoder: Encoder,
     say: Callable[[str], None] = print,
+    trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Refit how a trained reader's scores are used (reader.json) without retraining it."""
-    from index.embedder import Embedder
-    from index.reader import Reader
-    from index.reader_fit import fit, score_set
+    """Fit how a trained reader's scores are used on dev and write its reader.json, keeping
+    the record of its training (`trained`, else what reader.json already says)."""
+    from index.reader_fit import fit, score_set  # numpy/scipy fitting: not for `--help`
 
-    reader = Reader(folder)
-    trained = reader.params.get("trained", {})
-    params = fit(score_set(dev, cache_dir, Embedder(model_path), reader))
-    record = {**params, "trained": trained}
-    path = Path(folder) / "reader.json"
+    params = fit(score_set(dev, cache_dir, encoder, reader))
+    record = {**params, "trained": trained or reader.params.get("trained", {})}
+    path = reader.folder / "reader.json"
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    reader.params = record
+    figures = params["dev"]
     say(
-        f"dev: {json.dumps(params['dev'])}; top {params['top']}, retriever weight "
+        f"dev: P@1 {figures['p_at_1']}, MRR {figures['mrr']}, AUROC {figures['auroc']} (CV by "
+        f"signals {figures['cv_auroc']}); top {params['top']}, retriever weight "
         f"{params['retriever']}, answer model {params['answer']}, threshold {params['threshold']}"
     )
     return record

@@ -179,7 +179,7 @@ def rank(
     p = _params(store, params)
     cand, features = candidate_features(store, qvec, question, qtokens, int(p.get("pool", 64)))
     if len(cand) == 0:
-        return SearchResult(question, [], 0.0, False, False, 0.0)
+        return SearchResult(question, [], 0.0, False, False)
     weights = np.array([p["weights"].get(name, 0.0) for name in FEATURES], dtype=np.float32)
     scores = features @ weights
     order = np.argsort(-scores, kind="stable")

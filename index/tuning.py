@@ -135,21 +135,22 @@ def cv_auroc(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> flo
 
 def choose_model(
     rows: list[dict[str, float]], y: np.ndarray, subsets: tuple[tuple[str, ...], ...]
-) -> tuple[dict[str, Any], float]:
-    """The signal subset with the best cross-validated AUROC, refitted on all rows."""
-    best: tuple[float, tuple[str, ...]] = (-1.0, subsets[0])
-    for names in subsets:
-        x = np.array([[r[n] for n in names] for r in rows])
-        score = cv_auroc(x, y)
-        if score > best[0] + 1e-3:
-            best = (score, names)
-    names = best[1]
-    w, b = fit_logistic(np.array([[r[n] for n in names] for r in rows]), y)
+) -> tuple[dict[str, Any], dict[tuple[str, ...], float]]:
+    """The signal subset with the best cross-validated AUROC (a later subset must beat an
+    earlier one by 0.001), refitted on all rows; and every subset's cross-validated AUROC."""
+    scores = {
+        names: cv_auroc(np.array([[r[n] for n in names] for r in rows]), y) for names in subsets
+    }
+    best = subsets[0]
+    for names in subsets[1:]:
+        if scores[names] > scores[best] + 1e-3:
+            best = names
+    w, b = fit_logistic(np.array([[r[n] for n in best] for r in rows]), y)
     model: dict[str, Any] = {
-        "weights": {n: round(float(v), 5) for n, v in zip(names, w, strict=True)},
+        "weights": {n: round(float(v), 5) for n, v in zip(best, w, strict=True)},
         "bias": round(b, 5),
     }
-    return model, best[0]
+    return model, scores
 
 
 def tune(
@@ -168,9 +169,13 @@ def tune(
     rows = [signals(e.features @ wv, e.features) for e in combined]
     away = [signals(e.features @ wv, e.features) for e in off_topic]
     y_topic = np.array([True] * len(rows) + [False] * len(away))
-    topic, topic_cv = choose_model(rows + away, y_topic, TOPIC_SETS)
+    topic, topic_scores = choose_model(rows + away, y_topic, TOPIC_SETS)
     y_answer = np.array([e.question.answerable for e in combined])
-    answer, answer_cv = choose_model(rows, y_answer, ANSWER_SETS)
+    answer, answer_scores = choose_model(rows, y_answer, ANSWER_SETS)
+    topic_cv, answer_cv = (
+        topic_scores[tuple(topic["weights"])],
+        answer_scores[tuple(answer["weights"])],
+    )
     related_quantile = max_false_decline if related_quantile is None else related_quantile
     on_topic = np.array([probability(topic, r) for r in rows])
     confidence = on_topic * np.array([probability(answer, r) for r in rows])

@@ -46,6 +46,22 @@ eval_cache_option = click.option(
 )
 
 
+def _not_test(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
+    if path.name == "test.json":
+        raise click.ClickException("fitting on test.json is not allowed; pass a dev file")
+    return path
+
+
+dev_option = click.option(
+    "--dev",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("../shared/eval/squad2/dev.json"),
+    show_default=True,
+    callback=_not_test,
+    help="The SQuAD 2.0 file that fits and selects (never test.json: it is for reporting).",
+)
+
+
 def make_settings(stories: Path | None, index_dir: Path | None) -> BotSettings:
     """Settings from the environment, with command-line folders taking precedence."""
     overrides: dict[str, Any] = {}
@@ -315,13 +331,7 @@ def eval_command(
 
 
 @cli.command()
-@click.option(
-    "--dev",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("../shared/eval/squad2/dev.json"),
-    show_default=True,
-    help="The SQuAD 2.0 file to fit on (never test.json).",
-)
+@dev_option
 @eval_cache_option
 @click.option(
     "--max-false-decline",
@@ -359,8 +369,6 @@ def tune(
     from index.search import FEATURES, default_params
     from index.tuning import tune_on, write_params
 
-    if dev.name == "test.json":
-        raise click.ClickException("tuning on test.json is not allowed; pass a dev file")
     chosen = tuple(f.strip() for f in features.split(",")) if features else FEATURES
     unknown = set(chosen) - set(FEATURES)
     if unknown:
@@ -393,13 +401,7 @@ def tune(
     show_default=True,
     help="Folder of SQuAD-format training files (see its README).",
 )
-@click.option(
-    "--dev",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("../shared/eval/squad2/dev.json"),
-    show_default=True,
-    help="The SQuAD 2.0 file that selects and calibrates (never test.json).",
-)
+@dev_option
 @eval_cache_option
 @click.option(
     "--work",
@@ -443,19 +445,19 @@ def train(
     """
     from dataclasses import replace
 
+    from index.embedder import Embedder
     from index.evalsets import load_squad
-    from index.reader import READER_DIR
+    from index.reader import READER_DIR, Reader
     from index.reader_training import refit as refit_reader
     from index.reader_training import run_training
 
-    if dev.name == "test.json":
-        raise click.ClickException("fitting on test.json is not allowed; pass a dev file")
     settings = BotSettings()
     config = replace(TRAIN_DEFAULTS, max_steps=max_steps, batch_size=batch_size, epochs=epochs)
     try:
         if refit:
+            reader = Reader(output or READER_DIR)
             refit_reader(
-                load_squad(dev), cache, output or READER_DIR, settings.model_path(), say=click.echo
+                load_squad(dev), cache, reader, Embedder(settings.model_path()), click.echo
             )
             return
         run_training(

@@ -1,4 +1,9 @@
-"""The `storybot` command: a thin click shell over the index and answer functions."""
+"""The `storybot` command: a thin click shell over the index and answer functions.
+
+Everything heavy (pydantic, numpy, FAISS, ONNX Runtime, torch, PTB) is imported inside the
+command that needs it, so `storybot --help` and `storybot COMMAND --help` start in a blink
+(tests/test_cli.py checks what importing this module loads).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.settings import BotSettings
 from index.errors import NotAnIndex, StorybotError
-from index.reader_training import TrainConfig
+from index.train_config import TrainConfig
+
+if TYPE_CHECKING:
+    from bot.settings import BotSettings
 
 TRAIN_DEFAULTS = TrainConfig()
 
@@ -64,6 +71,8 @@ dev_option = click.option(
 
 def make_settings(stories: Path | None, index_dir: Path | None) -> BotSettings:
     """Settings from the environment, with command-line folders taking precedence."""
+    from bot.settings import BotSettings
+
     overrides: dict[str, Any] = {}
     if stories is not None:
         overrides["stories"] = stories
@@ -305,6 +314,7 @@ def eval_command(
     """
     from bot.engine import load_reader, query_encoder
     from bot.evaluate import evaluate, load_sets, reliability_plot, summarize, table
+    from bot.settings import BotSettings
     from index.embedder import Embedder
     from index.search import default_params
 
@@ -364,6 +374,7 @@ def tune(
     """
     from importlib import resources
 
+    from bot.settings import BotSettings
     from index.embedder import Embedder
     from index.evalsets import load_squad
     from index.search import FEATURES, default_params
@@ -445,6 +456,7 @@ def train(
     """
     from dataclasses import replace
 
+    from bot.settings import BotSettings
     from index.embedder import Embedder
     from index.evalsets import load_squad
     from index.reader import READER_DIR, Reader

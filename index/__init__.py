@@ -1,20 +1,6 @@
 """storybot's index library: articles → sentences → passages → vectors → search.
 
-Nothing here knows about Telegram.
+Nothing here knows about Telegram. The package itself imports nothing, so that importing one
+light module (`index.errors`, `index.settings`) does not load FAISS and numpy; import what you
+need from its module (`from index.store import load_store`).
 """
-
-from index.articles import Article, load_articles
-from index.builder import build_index
-from index.search import Hit, SearchResult, search
-from index.store import Store, load_store
-
-__all__ = [
-    "Article",
-    "Hit",
-    "SearchResult",
-    "Store",
-    "build_index",
-    "load_articles",
-    "load_store",
-    "search",
-]

@@ -43,9 +43,9 @@ from index.reader import (
     reader_text,
     tokenizer,
 )
+from index.train_config import SEED, TrainConfig
 
 TRAIN_FILES = ("squad2-train-10-articles.json", "squad11-train-head.json", "xquad-en.json")
-SEED = 13
 
 
 @dataclass(frozen=True)
@@ -55,22 +55,6 @@ class Pair:
     question: str
     text: str
     label: float
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that shapes the trained weights (recorded in reader.json)."""
-
-    negatives: int = 2
-    easy: int = 1
-    epochs: float = 1.0
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    warmup: float = 0.06
-    weight_decay: float = 0.01
-    seed: int = SEED
-    max_steps: int | None = None
-    max_pairs: int | None = None
 
 
 def training_sets(qa_dir: Path) -> list[EvalSet]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.settings import BotSettings
-from support import write_bad_stories
+from support import ROOT, write_bad_stories
 
 CITATION_KEYS = ("article", "title", "url", "paragraph", "sentence", "start", "end", "score")
 
@@ -34,6 +36,33 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0, name
         assert "Example:" in result.output, name
         assert command.help
+
+
+# What `storybot --help` must not wait for: each of these takes a noticeable part of a second.
+HEAVY = {"numpy", "faiss", "onnxruntime", "torch", "transformers", "telegram", "pydantic"}
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = (
+        "import sys\n"
+        "from bot.cli import cli\n"
+        "for args in [[], *([name] for name in cli.commands)]:\n"
+        "    try:\n"
+        "        cli([*args, '--help'], prog_name='storybot')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('loaded:', *sorted({m.split('.')[0] for m in sys.modules} & HEAVY))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{code}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: storybot run" in result.stdout
+    assert result.stdout.splitlines()[-1] == "loaded:"
 
 
 def test_ask_json_contract_and_offsets(folders: list[str], seed_settings: BotSettings) -> None:

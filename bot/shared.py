@@ -1,0 +1,277 @@
+"""Shared state in Redis, for several bot workers: what they must agree on, one operation each.
+
+With `STORYBOT_REDIS_URL` set, every worker keeps here what one worker keeps in SQLite and in
+memory (bot/state.py, bot/telegram/guard.py):
+
+- per-chat values (follow-up records, what a chat has seen) with an expiry;
+- the `/summary` cooldown, one `SET NX PX` (PTTL gives the seconds left);
+- `/whatsnew`'s "what did this chat last see", swapped in one `SET … GET`, so two concurrent
+  requests never both list the same changes;
+- the per-user rate limit, one Lua script on Redis's own clock (workers' clocks may differ);
+- repeated `update_id`s, one `SET NX EX` each (see `SEEN_SECONDS` for the size);
+- counters per worker and a heartbeat with its build id, summed for `/status`.
+
+The same chat's updates can run on two workers at once, so nothing here is a read followed by
+a write. When Redis does not answer, each operation fails open — a cooldown or a budget is
+granted, an update counts as new, a value reads as missing — so the bot keeps answering, and it
+logs that at most once a minute; redis-py reconnects by itself on the next call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "storybot"
+# Per-chat values outlive any conversation worth following up, and then go.
+CHAT_TTL_SECONDS = 30 * 24 * 3600
+# Telegram redelivers a webhook update for up to about a day when it gets no 200, but in
+# practice within minutes; an hour of ids at Telegram's ceiling of ~30 updates a second is
+# 108,000 keys of ~90 bytes each: about 10 MB.
+SEEN_SECONDS = 3600
+HEARTBEAT_SECONDS = 30
+COUNTS_SECONDS = 24 * 3600
+LOG_EVERY_SECONDS = 60.0
+
+T = TypeVar("T")
+
+# KEYS: the user's stamps (a sorted set), the user's notice flag. ARGV: limit, window in ms,
+# a unique member. Returns "allow", "notice" (over budget: tell the user once a window) or
+# "drop" — the rule of guard.RateLimit, on Redis's clock.
+_RATE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 'allow'
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', window) then
+  return 'notice'
+end
+return 'drop'
+"""
+
+# KEYS: the user's stamps. ARGV: limit, window in ms. Milliseconds until one more is allowed.
+_WAIT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(0, tonumber(oldest[2]) + window - now)
+"""
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for `url` that gives up quickly: a worker must not hang on a dead Redis."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=1.0,
+        socket_timeout=1.0,
+        health_check_interval=15,
+    )
+
+
+class _FailOpen:
+    """Runs Redis calls; on a Redis error returns the fail-open value and logs, once a minute."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._logged = -LOG_EVERY_SECONDS
+        self.failures = 0
+
+    def __call__(self, call: Callable[[], T], default: T) -> T:
+        try:
+            return call()
+        except redis.RedisError as exc:
+            self.failures += 1
+            now = time.monotonic()
+            if now - self._logged >= LOG_EVERY_SECONDS:
+                self._logged = now
+                log.warning("Redis unavailable for %s (%s); carrying on without it", self.what, exc)
+            return default
+
+
+class _Keys:
+    """Key names under one prefix (tests use their own, beside a live bot's)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, *parts: object) -> str:
+        return ":".join([self.prefix, *(str(p) for p in parts)])
+
+
+class RedisState:
+    """bot/state.py's ChatState in Redis, plus the atomic `swap` that `/whatsnew` needs."""
+
+    def __init__(
+        self, client: redis.Redis, ttl: int = CHAT_TTL_SECONDS, prefix: str = PREFIX
+    ) -> None:
+        self.client, self.ttl, self._key = client, ttl, _Keys(prefix)
+        self._run = _FailOpen("chat state")
+
+    def get(self, chat_id: int, key: str) -> str | None:
+        """The stored value, or None (also when Redis is away)."""
+        value: Any = self._run(lambda: self.client.get(self._key("chat", chat_id, key)), None)
+        return None if value is None else str(value)
+
+    def put(self, chat_id: int, key: str, value: str) -> None:
+        """Store a value for `ttl` seconds."""
+        self._run(
+            lambda: self.client.set(self._key("chat", chat_id, key), value, ex=self.ttl), None
+        )
+
+    def swap(self, chat_id: int, key: str, value: str) -> str | None:
+        """Store `value` and return the one it replaced, in one operation."""
+        old: Any = self._run(
+            lambda: self.client.set(self._key("chat", chat_id, key), value, ex=self.ttl, get=True),
+            None,
+        )
+        return None if old is None else str(old)
+
+    def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
+        """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left.
+
+        `now` is ignored: the interval runs on Redis's clock, the one all workers share.
+        """
+        del now
+        slot = self._key("slot", chat_id, key)
+        millis = max(1, int(interval * 1000))
+
+        def take() -> float:
+            if self.client.set(slot, "1", nx=True, px=millis):
+                return 0.0
+            left = int(self.client.pttl(slot))  # type: ignore[arg-type]
+            # -2: it expired between the two calls; -1 cannot happen (always set with PX).
+            return max(left, 1) / 1000.0 if left != -2 else 0.001
+
+        return self._run(take, 0.0)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+
+class RedisRateLimit:
+    """guard.RateLimit's sliding window shared by all workers; `take` gives a Verdict's value."""
+
+    def __init__(
+        self, client: redis.Redis, limit: int, window: float = 60.0, prefix: str = PREFIX
+    ) -> None:
+        self.client, self.limit, self.window = client, limit, window
+        self._key = _Keys(prefix)
+        self._take = client.register_script(_RATE_SCRIPT)
+        self._wait = client.register_script(_WAIT_SCRIPT)
+        self._run = _FailOpen("the rate limit")
+
+    def take(self, key: int, now: float = 0.0) -> str:
+        """Spend one question of `key`'s budget: "allow", "notice" or "drop" (fail open: allow)."""
+        del now  # Redis's clock decides
+        if self.limit <= 0:
+            return "allow"
+        keys = [self._key("rate", key), self._key("rate", key, "noticed")]
+        args: list[int | str] = [self.limit, int(self.window * 1000), uuid.uuid4().hex]
+        return str(self._run(lambda: self._take(keys=keys, args=args), "allow"))
+
+    def wait(self, key: int, now: float = 0.0) -> float:
+        """Seconds until `key` may ask again."""
+        del now
+        args = [self.limit, int(self.window * 1000)]
+        millis: Any = self._run(lambda: self._wait(keys=[self._key("rate", key)], args=args), 0)
+        return float(millis) / 1000.0
+
+
+class RedisUpdates:
+    """Update ids already taken by some worker (Telegram redelivers; a balancer may spread)."""
+
+    def __init__(
+        self, client: redis.Redis, seconds: int = SEEN_SECONDS, prefix: str = PREFIX
+    ) -> None:
+        self.client, self.seconds, self._key = client, seconds, _Keys(prefix)
+        self._run = _FailOpen("repeated-update detection")
+
+    def repeated(self, update_id: int) -> bool:
+        """True if another (or this) worker took this update id; claims it otherwise."""
+        key = self._key("update", update_id)
+
+        def claim() -> bool:
+            return bool(self.client.set(key, "1", nx=True, ex=self.seconds))
+
+        return not self._run(claim, True)
+
+
+def worker_name() -> str:
+    """This worker's name in `/status`: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RedisCounters:
+    """Each worker's counters and heartbeat; `/status` reads the sums over live workers."""
+
+    def __init__(
+        self, client: redis.Redis, worker: str | None = None, prefix: str = PREFIX
+    ) -> None:
+        self.client, self._key = client, _Keys(prefix)
+        self.worker = worker or worker_name()
+        self._run = _FailOpen("the /status counters")
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Count `amount` more of `name` for this worker."""
+        self._run(lambda: self.client.hincrby(self._key("counts", self.worker), name, amount), 0)
+
+    def heartbeat(self, build: str | None, status: str = "serving") -> None:
+        """Say this worker is alive, which build it serves and how it is."""
+        beat = json.dumps({"build": build, "status": status, "at": time.time()})
+
+        def write() -> None:
+            pipe = self.client.pipeline()
+            pipe.set(self._key("worker", self.worker), beat, ex=HEARTBEAT_SECONDS)
+            pipe.expire(self._key("counts", self.worker), COUNTS_SECONDS)
+            pipe.execute()
+
+        self._run(write, None)
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """Live workers (a heartbeat within HEARTBEAT_SECONDS) and what each said."""
+
+        def read() -> dict[str, dict[str, Any]]:
+            keys = sorted(self.client.scan_iter(match=self._key("worker", "*"), count=100))
+            values = self.client.mget(keys) if keys else []
+            prefix = len(self._key("worker", ""))
+            return {k[prefix:]: json.loads(v) for k, v in zip(keys, values, strict=True) if v}
+
+        return self._run(read, {})
+
+    def totals(self) -> dict[str, int]:
+        """Every counter summed over all workers, a restarted or stopped one's included (its
+        counts expire COUNTS_SECONDS after its last heartbeat)."""
+
+        def read() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key in self.client.scan_iter(match=self._key("counts", "*"), count=100):
+                counts: Any = self.client.hgetall(key)
+                for name, value in counts.items():
+                    out[name] = out.get(name, 0) + int(value)
+            return out
+
+        return self._run(read, {})

@@ -1,0 +1,223 @@
+"""Shared state against a real Redis: atomic across processes, the one-worker rules kept, fail-open.
+
+The server is STORYBOT_TEST_REDIS_URL (default redis://127.0.0.1:6379/15); when none answers the
+tests fail with that said, never skip. Each test writes under its own key prefix, so runs side by
+side (and a live bot on the same server) do not see each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from bot.shared import RedisCounters, RedisRateLimit, RedisState, RedisUpdates, connect
+from bot.telegram.guard import RateLimit
+
+URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    r = connect(URL)
+    try:
+        r.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"no Redis answers at STORYBOT_TEST_REDIS_URL={URL} ({exc}); start one")
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def prefix(client: redis.Redis) -> Iterator[str]:
+    name = f"storybot-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    keys = list(client.scan_iter(match=f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def _race(prefix: str, rounds: int, start: float, out: multiprocessing.Queue) -> None:
+    state = RedisState(connect(URL), prefix=prefix)
+    while time.time() < start:  # all processes begin together
+        time.sleep(0.001)
+    won = [r for r in range(rounds) if state.acquire(-100, f"summary-{r}", 60.0) == 0.0]
+    out.put(won)
+
+
+def test_cooldown_has_exactly_one_winner_per_round_across_processes(prefix: str) -> None:
+    # The SQLite cooldown had two or more winners in every one of these rounds.
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue = ctx.Queue()
+    start = time.time() + 1.5
+    procs = [ctx.Process(target=_race, args=(prefix, 300, start, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    wins: Counter[int] = Counter()
+    for _ in procs:
+        wins.update(out.get(timeout=60))
+    for p in procs:
+        p.join(timeout=30)
+    assert sorted(wins) == list(range(300))
+    assert set(wins.values()) == {1}
+
+
+def test_cooldown_reports_seconds_left_and_frees_after_interval(
+    client: redis.Redis, prefix: str
+) -> None:
+    state = RedisState(client, prefix=prefix)
+    assert state.acquire(7, "summary", 0.3) == 0.0
+    left = state.acquire(7, "summary", 0.3)
+    assert 0.0 < left <= 0.3
+    assert state.acquire(8, "summary", 0.3) == 0.0  # another chat has its own slot
+    time.sleep(0.35)
+    assert state.acquire(7, "summary", 0.3) == 0.0
+
+
+def test_values_expire_and_swap_hands_each_old_value_to_one_caller(
+    client: redis.Redis, prefix: str
+) -> None:
+    state = RedisState(client, ttl=1, prefix=prefix)
+    assert state.get(1, "seen_build") is None
+    state.put(1, "seen_build", "b1")
+    assert state.get(1, "seen_build") == "b1"
+    assert 0 < client.ttl(f"{prefix}:chat:1:seen_build") <= 1  # type: ignore[operator]
+
+    state = RedisState(client, prefix=prefix)
+    state.put(2, "seen_build", "b0")
+    olds: list[str | None] = []
+    lock = threading.Lock()
+
+    def swap(i: int) -> None:
+        old = state.swap(2, "seen_build", f"b{i}")
+        with lock:
+            olds.append(old)
+
+    threads = [threading.Thread(target=swap, args=(i,)) for i in range(1, 41)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each value was handed back exactly once: no two requests saw the same "last seen".
+    assert len(set(olds)) == 40
+    final = state.get(2, "seen_build")
+    assert sorted([*olds, final]) == sorted(["b0", *(f"b{i}" for i in range(1, 41))])
+
+
+def test_rate_limit_across_workers_counts_as_one_worker(client: redis.Redis, prefix: str) -> None:
+    # 15 questions from one user, alternating between two workers' clients, against one
+    # worker's in-process limit: the same allow / notice / drop counts.
+    other = connect(URL)
+    workers = [RedisRateLimit(c, 5, prefix=prefix) for c in (client, other)]
+    shared = Counter(workers[i % 2].take(42) for i in range(15))
+    local = RateLimit(5)
+    alone = Counter(local.take(42, 100.0 + i * 0.01).value for i in range(15))
+    assert shared == alone == Counter({"allow": 5, "notice": 1, "drop": 9})
+    assert 59.0 < workers[1].wait(42) <= 60.0
+    assert workers[0].take(43) == "allow"  # a different user has a full budget
+    other.close()
+
+
+def test_rate_limit_window_slides(client: redis.Redis, prefix: str) -> None:
+    limit = RedisRateLimit(client, 2, window=0.4, prefix=prefix)
+    assert [limit.take(1), limit.take(1), limit.take(1), limit.take(1)] == [
+        "allow",
+        "allow",
+        "notice",
+        "drop",
+    ]
+    time.sleep(0.45)
+    assert limit.take(1) == "allow"
+    assert RedisRateLimit(client, 0, prefix=prefix).take(1) == "allow"  # 0: no limit
+
+
+def test_an_update_is_taken_by_one_worker_only(client: redis.Redis, prefix: str) -> None:
+    a, b = RedisUpdates(client, prefix=prefix), RedisUpdates(connect(URL), prefix=prefix)
+    assert a.repeated(1001) is False
+    assert b.repeated(1001) is True
+    assert a.repeated(1001) is True
+    assert b.repeated(1002) is False
+    assert 3500 < client.ttl(f"{prefix}:update:1001") <= 3600  # type: ignore[operator]
+
+
+def test_status_sums_counters_of_all_workers(client: redis.Redis, prefix: str) -> None:
+    a = RedisCounters(client, worker="host:1", prefix=prefix)
+    b = RedisCounters(client, worker="host:2", prefix=prefix)
+    a.add("answered", 3)
+    b.add("answered")
+    b.add("limited", 2)
+    a.heartbeat("build-a")
+    b.heartbeat("build-b", status="cannot read build-c; serving build-b")
+    assert a.totals() == {"answered": 4, "limited": 2}
+    workers = b.workers()
+    assert set(workers) == {"host:1", "host:2"}
+    assert workers["host:1"]["build"] == "build-a"
+    assert "cannot read" in workers["host:2"]["status"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_server(port: int) -> subprocess.Popen[bytes]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed; this test starts its own to stop it")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            probe.ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the private redis-server did not start")
+
+
+def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureFixture) -> None:
+    port = _free_port()
+    proc = _redis_server(port)
+    client = connect(f"redis://127.0.0.1:{port}/0")
+    state, limit = RedisState(client), RedisRateLimit(client, 1)
+    updates = RedisUpdates(client)
+    try:
+        assert state.acquire(1, "summary", 60) == 0.0
+        assert state.acquire(1, "summary", 60) > 0
+        proc.terminate()
+        proc.wait(timeout=10)
+        with caplog.at_level(logging.WARNING, logger="bot.shared"):
+            # Down: a cooldown is granted, a budget allowed, an update is new, a value missing.
+            assert state.acquire(1, "summary", 60) == 0.0
+            assert state.acquire(1, "summary", 60) == 0.0
+            assert limit.take(5) == limit.take(5) == "allow"
+            assert updates.repeated(9) is False
+            assert state.get(1, "x") is None
+        warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+        # One line per kind of state within the minute, not one per call.
+        assert len(warnings) == 3
+        proc = _redis_server(port)  # back, same client: no restart of the worker
+        assert state.acquire(1, "summary", 60) == 0.0
+        assert state.acquire(1, "summary", 60) > 0
+        assert limit.take(5) == "allow"
+        assert limit.take(5) == "notice"
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait(timeout=10)

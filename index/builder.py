@@ -31,12 +31,13 @@ from index.articles import Article
 from index.embedder import Encoder
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt, NotAnIndex
 from index.passages import make_passages
-from index.previous import previous_spans, split_all, splitter_fingerprint
+from index.previous import previous_spans, split_all
 from index.store import (
     FORMAT_VERSION,
+    LEXICAL_VERSION,
     REVISIONS_FILE,
+    SPLITTER_VERSION,
     current_build,
-    lexical_fingerprint,
     lexical_indexes,
     load_store,
     passage_input,
@@ -280,8 +281,8 @@ def build_index(
             "articles": {a.id: a.content_hash for a in ordered},
             "params": params or {},
             "vector_index": specs,
-            "lexical": lexical_fingerprint(),
-            "splitter": splitter_fingerprint(),
+            "lexical": LEXICAL_VERSION,
+            "splitter": SPLITTER_VERSION,
             "checksums": {name: sha256_file(tmp / name) for name in _written(tmp)},
         }
         write_json(tmp / "manifest.json", manifest)

@@ -18,14 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import builder, passages, splitter, store, tokens
 from index.articles import Article, parse_article
 from index.builder import build_index
 from index.embedder import Encoder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StorybotError
 from index.search import SearchResult, default_params, rank
 from index.splitter import Sentence
-from index.store import Store, load_store
+from index.store import (
+    FORMAT_VERSION,
+    LEXICAL_VERSION,
+    SPLITTER_VERSION,
+    Store,
+    load_store,
+)
 from index.tokens import encode_with_tokens
 
 
@@ -147,11 +152,11 @@ def load_seed(path: Path, stories: Path) -> EvalSet:
 
 
 def _fingerprint(encoder: Encoder, passage_sentences: int, params: dict[str, Any]) -> str:
-    """What a cached eval index depends on besides its stories: code that shapes it, and config."""
-    digest = hashlib.sha256(f"{encoder.name}\x00{passage_sentences}\x00".encode())
+    """What a cached eval index depends on besides its stories: the model, the config and the
+    versions of what a build writes (index/store.py)."""
+    versions = (FORMAT_VERSION, LEXICAL_VERSION, SPLITTER_VERSION)
+    digest = hashlib.sha256(f"{encoder.name}\x00{passage_sentences}\x00{versions}\x00".encode())
     digest.update(json.dumps(params, sort_keys=True).encode())
-    for module in (splitter, passages, store, builder, tokens):
-        digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -1,31 +1,23 @@
 """What a rebuild takes from the build it replaces, so one changed article costs little.
 
 Sentence splitting (pysbd, about 1 ms a sentence) is redone only for articles whose content hash
-changed: the spans of unchanged articles are read back from the previous build. A fingerprint
-of the code that turns a file into sentences guards against reusing spans the current code
-would not produce. (Vectors are reused by text hash in `index/store.py`.)
+changed: the spans of unchanged articles are read back from the previous build, if it was
+split at the current SPLITTER_VERSION (index/store.py), so spans the current splitter would not
+produce are never reused. Articles are keyed by the hash of what was read from the file, so a
+change in how a format is read re-splits it. (Vectors are reused by text hash in
+`index/store.py`.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from index import articles as articles_module
-from index import splitter as splitter_module
 from index.articles import Article
 from index.splitter import Sentence, split_article
+from index.store import SPLITTER_VERSION
 
 Spans = list[tuple[int, int, int]]
-
-
-def splitter_fingerprint() -> str:
-    """Hash of the code that decides sentence spans (article parsing and the splitter)."""
-    digest = hashlib.sha1()
-    for module in (articles_module, splitter_module):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def previous_spans(build: Path | None) -> dict[str, Spans]:
@@ -34,7 +26,7 @@ def previous_spans(build: Path | None) -> dict[str, Spans]:
         return {}
     try:
         manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("splitter") != splitter_fingerprint():
+        if manifest.get("splitter") != SPLITTER_VERSION:
             return {}
         hashes = list(manifest["articles"].values())
         rows = json.loads((build / "sentences.json").read_text(encoding="utf-8"))

@@ -36,7 +36,6 @@ from typing import Any
 import faiss
 import numpy as np
 
-from index import lexical as lexical_module
 from index.articles import Article
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.lexical import BM25, tokenize
@@ -49,6 +48,13 @@ from index.vectors import is_exact, ready
 # Bump it whenever sentence_input or passage_input change: a rebuild reuses old vectors keyed by
 # what the *current* inputs would be, so only a format change keeps stale vectors out.
 FORMAT_VERSION = 5
+# What marks the rest of a build stale, beside FORMAT_VERSION; bump one when its code changes
+# what it writes. A saved BM25 is used only at the LEXICAL_VERSION that wrote it (tokenizing,
+# scoring or file layout in index/lexical.py); reused sentence spans only at the
+# SPLITTER_VERSION that split them (index/splitter.py). Versions, not hashes of the source, so
+# that editing a comment does not quietly rebuild every index.
+LEXICAL_VERSION = 1
+SPLITTER_VERSION = 1
 LEXICAL_FILES = {
     "sentences": ("sentences.bm25.json", "sentences.bm25.npy"),
     "passages": ("passages.bm25.json", "passages.bm25.npy"),
@@ -146,13 +152,8 @@ def save_lexical(lexical: tuple[BM25, BM25], folder: Path) -> None:
         bm25.save(folder / terms, folder / postings)
 
 
-def lexical_fingerprint() -> str:
-    """Hash of the lexical code: a saved BM25 is used only by the code that wrote it."""
-    return hashlib.sha1(Path(str(lexical_module.__file__)).read_bytes()).hexdigest()[:16]
-
-
 def _load_lexical(build: Path, manifest: dict[str, Any]) -> tuple[BM25, BM25] | None:
-    if manifest.get("lexical") != lexical_fingerprint():
+    if manifest.get("lexical") != LEXICAL_VERSION:
         return None
     sentences, passages = (BM25.load(build / t, build / p) for t, p in LEXICAL_FILES.values())
     return sentences, passages

@@ -132,3 +132,30 @@ def test_neighbours_stay_within_a_paragraph(seed_engine: Engine) -> None:
         assert [j for j in (previous, following) if j >= 0] == same
     # The seed story has paragraphs of two sentences, so some sentences have a neighbour.
     assert (store.neighbours >= 0).any()
+
+
+def test_saved_bm25_and_spans_are_reused_only_at_their_versions(
+    stories_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Versions, not hashes of source files: a comment edit no longer rebuilds, a bump does.
+    import index.previous
+    import index.store
+
+    articles, _ = load_articles(stories_dir)
+    build_index(articles, tmp_path / "index", FakeEmbedder())
+    build = current_build(tmp_path / "index")
+    assert build is not None
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert (manifest["lexical"], manifest["splitter"]) == (
+        index.store.LEXICAL_VERSION,
+        index.store.SPLITTER_VERSION,
+    )
+    assert index.store._load_lexical(build, manifest) is not None
+    assert index.previous.previous_spans(build)
+    monkeypatch.setattr(index.store, "LEXICAL_VERSION", index.store.LEXICAL_VERSION + 1)
+    monkeypatch.setattr(index.previous, "SPLITTER_VERSION", index.store.SPLITTER_VERSION + 1)
+    assert index.store._load_lexical(build, manifest) is None
+    assert index.previous.previous_spans(build) == {}
+    # and the store still loads, its BM25 rebuilt from the sentences
+    store = load_store(tmp_path / "index")
+    assert store.sentence_bm25.scores(["rubio"]).max() > 0

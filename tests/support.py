@@ -55,18 +55,21 @@ def write_bad_stories(folder: Path) -> dict[str, str]:
 
     The 50 MB file is sparse, so it costs no disk and, if the loader is right, no reading.
     """
-    (folder / "latin1.txt").write_bytes("Café news.".encode("latin-1"))
+    # KOI8-R Russian: not UTF-8, and as Windows-1252 nothing but accented gibberish.
+    (folder / "koi8.txt").write_bytes("Новости дня: совет проголосовал.".encode("koi8_r"))
     (folder / "empty.txt").write_text("   \n")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
     (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\nBody text.\n")
     (folder / "bomb.md").write_text(YAML_BOMB)
+    (folder / "story.docx").write_bytes(b"PK\x03\x04 a Word document")
     with (folder / "huge.txt").open("wb") as handle:
         handle.truncate(HUGE_STORY_BYTES)
     return {
-        "latin1.txt": "UTF-8",
+        "koi8.txt": "not UTF-8 text",
         "empty.txt": "empty",
         "binary.txt": "binary",
-        "broken.md": "front matter",
+        "broken.md": "line 2: malformed front matter",
         "bomb.md": "front matter field 'title' must be text",
         "huge.txt": "too large",
+        "story.docx": ".docx files are not read",
     }

@@ -233,7 +233,10 @@ def chat(stories: Path | None, index_dir: Path | None) -> None:
 def run(stories: Path | None, index_dir: Path | None) -> None:
     """Run the Telegram bot (TELEGRAM_BOT_TOKEN), or the terminal chat when no token is set.
 
-    Example: TELEGRAM_BOT_TOKEN=123:abc storybot run
+    A malformed token is refused before anything loads; while the Bot API is unreachable,
+    each retry prints one line (STORYBOT_CONNECT_RETRIES, STORYBOT_CONNECT_BACKOFF).
+
+    Example: TELEGRAM_BOT_TOKEN=123456789:AAE... storybot run
     """
     settings = make_settings(stories, index_dir)
     if settings.token is None:
@@ -242,16 +245,20 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
 
         run_chat(_engine(settings))
         return
-    from bot.telegram.app import InvalidToken, run_bot
-
     try:
-        run_bot(settings)
-    except StorybotError as exc:
-        raise _failure(exc) from exc
-    except InvalidToken:  # its message quotes the token: never print it
-        raise click.ClickException(
-            "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather"
-        ) from None
+        from bot.telegram.app import InvalidToken, run_bot
+
+        try:
+            run_bot(settings)
+        except StorybotError as exc:
+            raise _failure(exc) from exc
+        except InvalidToken:  # its message quotes the token: never print it
+            raise click.ClickException(
+                "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather"
+            ) from None
+    except KeyboardInterrupt:  # Ctrl-C while the index or the model loads
+        click.echo("Stopped.", err=True)
+        sys.exit(130)
 
 
 @cli.command("eval")

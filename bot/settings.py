@@ -4,6 +4,7 @@
 table in README.md, and tests/test_settings.py fails when the two differ.
 """
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,9 +12,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from index.errors import BadToken
 from index.settings import IndexSettings
 
 TELEGRAM_API = "https://api.telegram.org"
+# A token as @BotFather issues it: the bot's numeric id, a colon, then the secret (35 characters
+# today; 30 leaves room without letting a truncated paste through).
+TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
+TOKEN_EXAMPLE = "123456789:AAE…"
+MAX_CONNECT_WAIT = 60.0  # seconds: the start-up backoff doubles up to this, then stays
 
 
 class BotSettings(IndexSettings):
@@ -28,6 +35,18 @@ class BotSettings(IndexSettings):
         default=TELEGRAM_API,
         validation_alias=AliasChoices("TELEGRAM_BASE_URL", "base_url"),
         description="Bot API server (tests use a local fake).",
+    )
+    connect_retries: int = Field(
+        default=10,
+        ge=0,
+        description="Start-up retries while the Bot API server is unreachable, one log line "
+        "each, before giving up (0: give up at once).",
+    )
+    connect_backoff: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds before the first start-up retry; each wait doubles, to at most "
+        f"{MAX_CONNECT_WAIT:g}.",
     )
     state: Path = Field(
         default=Path("var/state.db"), description="Per-chat state (SQLite file, or `:memory:`)."
@@ -84,12 +103,45 @@ class BotSettings(IndexSettings):
             )
         return value
 
+    def bot_token(self) -> str:
+        """The token, or BadToken (which never quotes it) unless it has a bot token's shape."""
+        if self.token is None:
+            raise BadToken("TELEGRAM_BOT_TOKEN is not set")
+        token = self.token.get_secret_value()
+        if not TOKEN_SHAPE.fullmatch(token):
+            raise BadToken(
+                f"TELEGRAM_BOT_TOKEN is not a bot token ({_token_flaw(token)}); a token from "
+                f"@BotFather is digits, a colon, then 30 or more letters, digits, _ or -, "
+                f"like {TOKEN_EXAMPLE}"
+            )
+        return token
+
     def api_urls(self) -> tuple[str, str]:
         """PTB's `base_url` and `base_file_url` for the configured Bot API server."""
         root = self.base_url.rstrip("/")
         for suffix in ("/bot", "/file/bot"):
             root = root.removesuffix(suffix)
         return f"{root}/bot", f"{root}/file/bot"
+
+
+def _token_flaw(token: str) -> str:
+    """What is wrong with a malformed token, in words that reveal none of it."""
+    bot_id, colon, secret = token.partition(":")
+    if not token:
+        return "it is empty"
+    if token != token.strip():
+        return "it has spaces or a line break around it"
+    if token[0] in "\"'" or token[-1] in "\"'":
+        return "it is in quotes"
+    if token.lower().startswith("bot"):
+        return "it starts with 'bot', which belongs only in Bot API URLs"
+    if not colon:
+        return "it has no colon"
+    if not bot_id.isdigit():
+        return "the part before the colon is not a number"
+    if len(secret) < 30:
+        return f"the part after the colon has only {len(secret)} characters"
+    return "the part after the colon has characters other than letters, digits, _ or -"
 
 
 TABLE_START = "<!-- settings table: generated from bot/settings.py by `make docs` -->"

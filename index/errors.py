@@ -1,4 +1,5 @@
-"""Every exception the index library raises; the CLI and the bot translate them at the edges."""
+"""Every exception storybot raises (the index library's and the bot's); the CLI and the bot
+translate them at the edges."""
 
 
 class StorybotError(Exception):
@@ -31,3 +32,11 @@ class NotAnIndex(StorybotError):
 
 class BadArticle(StorybotError):
     """One story file cannot be read; it is reported by name and skipped."""
+
+
+class BadToken(StorybotError):
+    """TELEGRAM_BOT_TOKEN cannot be a bot token; refused before anything connects."""
+
+
+class TelegramUnreachable(StorybotError):
+    """The Bot API server did not answer at start-up, however often it was retried."""

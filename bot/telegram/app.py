@@ -2,6 +2,11 @@
 
 The index is loaded once before the application is built and kept in `bot_data`; a background
 task swaps in a newly built index without a restart.
+
+Start-up first checks the token's shape (a malformed one is refused before anything loads or
+connects), then `connect()` reaches the Bot API with bounded exponential backoff: while it is
+unreachable, each retry is one log line saying why and when the next try is, never a traceback,
+and Ctrl-C or SIGTERM during the wait stops the bot cleanly.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
+import socket
+import ssl
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,11 +27,12 @@ from telegram import BotCommand, Update
 
 # InvalidToken is re-exported so that the CLI can tell a rejected token apart without PTB.
 from telegram.error import InvalidToken as InvalidToken
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CommandHandler,
+    ContextTypes,
     InlineQueryHandler,
     MessageHandler,
     filters,
@@ -30,13 +40,14 @@ from telegram.ext import (
 from threadpoolctl import threadpool_limits
 
 from bot.engine import Engine, open_engine
-from bot.settings import BotSettings
+from bot.settings import MAX_CONNECT_WAIT, BotSettings
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
 from bot.telegram.delivery import RetryingLimiter
 from bot.telegram.guard import install_guard
-from bot.telegram.redact import redact_in_logs
+from bot.telegram.redact import redact, redact_in_logs
 from bot.telegram.request import TolerantRequest
+from index.errors import TelegramUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,7 @@ COMMANDS = [
     BotCommand("ask", "Ask a question about the story"),
     BotCommand("summary", "A short cited summary, optionally on a topic"),
     BotCommand("whatsnew", "What the latest updates of the story added or changed"),
+    BotCommand("story", "List the stories, or pick the one this chat follows"),
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
@@ -82,11 +94,97 @@ async def post_shutdown(application: Application) -> None:
             await task
 
 
+def why_unreachable(exc: BaseException) -> str:
+    """A failed Bot API call's cause in a few words: `connection refused`, `timed out`, …
+
+    PTB wraps httpx's error, which wraps httpcore's, which wraps the socket's; the socket's says
+    what a reader can act on, so the chain is searched for it.
+    """
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for error in chain:
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(error, ConnectionResetError):
+            return "connection reset"
+        if isinstance(error, socket.gaierror):
+            return "host not found"
+        if isinstance(error, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(error, TimedOut | TimeoutError):
+            return "timed out"
+    return redact(str(chain[-1]) or type(chain[-1]).__name__)
+
+
+def _seconds(delay: float) -> str:
+    """`2.0` → `2 s`, `0.05` → `0.05 s`."""
+    return f"{delay:.3g} s"
+
+
+async def connect(application: Application, settings: BotSettings) -> None:
+    """Initialize the application (its getMe), retrying while the Bot API is unreachable.
+
+    Each retry logs one line with the cause and the wait before the next try; the waits double
+    from `connect_backoff` up to MAX_CONNECT_WAIT. Raises TelegramUnreachable after
+    `connect_retries` retries; InvalidToken is raised at once (retrying cannot fix it).
+    """
+    url = settings.api_urls()[0].removesuffix("/bot")
+    tries = settings.connect_retries + 1
+    for attempt in range(1, tries + 1):
+        try:
+            await application.initialize()
+            return
+        except InvalidToken:
+            raise
+        except NetworkError as exc:  # includes TimedOut; a 5xx answer is a NetworkError too
+            reason = why_unreachable(exc)
+        if attempt == tries:
+            raise TelegramUnreachable(
+                f"Telegram unreachable at {url} ({reason}); gave up after {tries} "
+                f"{'try' if tries == 1 else 'tries'} (check TELEGRAM_BASE_URL and the network)"
+            )
+        wait = min(MAX_CONNECT_WAIT, settings.connect_backoff * 2 ** (attempt - 1))
+        log.warning("Telegram unreachable at %s (%s); retrying in %s", url, reason, _seconds(wait))
+        await asyncio.sleep(wait)
+
+
+def _until_stopped(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` on `loop`; False if SIGINT or SIGTERM cancelled it first."""
+    task = loop.create_task(work)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    for stop in stops:
+        loop.add_signal_handler(stop, task.cancel)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        return False
+    finally:
+        for stop in stops:
+            loop.remove_signal_handler(stop)
+    return True
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """PTB's own polling failing in the network gets one line (PTB retries it with growing
+    waits); every other error goes to handlers.error_handler."""
+    if update is None and isinstance(context.error, NetworkError):
+        url = context.bot_data["settings"].api_urls()[0].removesuffix("/bot")
+        reason = why_unreachable(context.error)
+        log.warning("Telegram unreachable at %s (%s) while polling; retrying", url, reason)
+        return
+    await handlers.error_handler(update, context)
+
+
 def build_application(settings: BotSettings, engine: Engine) -> Application:
-    """The PTB Application with every handler wired, talking to the configured Bot API."""
-    if settings.token is None:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    redact_in_logs(settings.token.get_secret_value())
+    """The PTB Application with every handler wired, talking to the configured Bot API.
+
+    Raises BadToken when the token is missing or cannot be a bot token.
+    """
+    token = settings.bot_token()
+    redact_in_logs(token)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The bot encodes many questions at once on worker threads; BLAS and OpenMP pools of their
     # own would only spin beside them (they doubled the CPU of an answer, docs/benchmarks.md).
@@ -94,7 +192,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     base_url, base_file_url = settings.api_urls()
     application = (
         ApplicationBuilder()
-        .token(settings.token.get_secret_value())
+        .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
         .request(TolerantRequest(connection_pool_size=64))
@@ -124,7 +222,11 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
             filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, handlers.group_text
         )
     )
-    application.add_error_handler(handlers.error_handler)
+    # Last: /story and unknown commands, read by the same parser as every other message.
+    application.add_handler(
+        MessageHandler((private | filters.ChatType.GROUPS) & filters.COMMAND, handlers.command)
+    )
+    application.add_error_handler(on_error)
     return application
 
 
@@ -162,13 +264,32 @@ def webhook_options(settings: BotSettings) -> dict[str, Any]:
 
 
 def run_bot(settings: BotSettings) -> None:
-    """Load the index, then serve Telegram (webhook or long polling) until interrupted."""
+    """Load the index, then serve Telegram (webhook or long polling) until interrupted.
+
+    Raises BadToken (before loading anything) and TelegramUnreachable.
+    """
+    settings.bot_token()  # a malformed token is refused before the index loads
     configure_logging(settings)
     # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = open_engine(settings)
     engine.encoder.encode(["warm up"])  # load the model now, not on the first reader's question
     application = build_application(settings, engine)
+    # run_polling/run_webhook run on the current event loop and skip initialize() once it has
+    # succeeded, so connecting on that same loop first leaves PTB's HTTP clients valid.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        connected = _until_stopped(loop, connect(application, settings))
+    except BaseException:
+        loop.run_until_complete(post_shutdown(application))
+        loop.close()
+        raise
+    if not connected:
+        log.info("storybot stopped before Telegram answered")
+        loop.run_until_complete(post_shutdown(application))
+        loop.close()
+        return
     if settings.webhook_url:
         options = webhook_options(settings)
         log.info("storybot is listening for webhook calls on port %s", options["port"])

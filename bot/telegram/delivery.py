@@ -9,7 +9,8 @@ overall, 20 a minute per group; a 429 `retry_after` pauses every request, then r
   parse is resent as plain text, and a reply whose question was deleted is sent without the quote.
 
 Other 4xx (a blocked bot, a bad chat id) are final and raised at once. getUpdates never comes
-here: PTB's updater has its own retry loop for it, and confirms updates by offset.
+here: PTB's updater has its own retry loop for it, and confirms updates by offset. getMe, the
+start-up call, is not retried here either: `app.connect` retries it, one log line per try.
 
 Policy on duplicates: the Bot API has no idempotency key, so a request whose answer was lost (a
 read timeout, a reset after the request was sent) is ambiguous. It is retried: a reply sent twice
@@ -38,6 +39,7 @@ Callback = Callable[..., Coroutine[Any, Any, JSONResult]]
 
 _UNPARSABLE = "can't parse entities"
 _REPLY_GONE = ("message to be replied not found", "replied message not found")
+_RETRIED_BY_CALLER = frozenset({"getMe"})
 
 
 class RetryingLimiter(AIORateLimiter):
@@ -106,6 +108,8 @@ class RetryingLimiter(AIORateLimiter):
                 repaired = True
                 continue
             except NetworkError as exc:
+                if endpoint in _RETRIED_BY_CALLER:
+                    raise
                 failures += 1
                 kind = "timeout" if isinstance(exc, TimedOut) else "network"
                 if failures >= self.attempts:

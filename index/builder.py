@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,29 +29,25 @@ import numpy as np
 from index.articles import Article
 from index.embedder import Encoder
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt, NotAnIndex
-from index.passages import make_passages
+from index.lexical import lexical_indexes, save_lexical
+from index.manifest import MANIFEST, manifest_or_none, sha256_file, write_json
+from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all
+from index.splitter import Sentence
 from index.store import (
     FORMAT_VERSION,
     LEXICAL_VERSION,
     REVISIONS_FILE,
     SPLITTER_VERSION,
     current_build,
-    lexical_indexes,
     load_store,
-    passage_input,
-    save_lexical,
-    sentence_input,
-    sha256_file,
     stored_vectors,
-    write_json,
 )
 from index.tokens import Tokens, sentence_tokens, text_key
 from index.vectors import FLAT_MAX, choose_indexes, is_exact, make_index
 from index.versions import record, save_history
 
 KEEP_BUILDS = 3
-MANIFEST = "manifest.json"
 _CHOOSE = "choose a new or empty folder for the index (--index or STORYBOT_INDEX)"
 
 
@@ -77,13 +72,18 @@ def _lock_path(index_dir: Path) -> Path:
     return index_dir.parent / f"{index_dir.name}.lock"
 
 
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    """The folder's build manifest, or None when it has no readable one."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
+def sentence_input(sentence: Sentence, article: Article) -> str:
+    """What the embedder sees for a sentence: the sentence itself.
+
+    (Adding the title and the previous sentence was measured and lost on SQuAD dev; see
+    docs/evaluation.md.) Changing this or `passage_input` needs a FORMAT_VERSION bump.
+    """
+    return sentence.text
+
+
+def passage_input(passage: Passage, sentences: Sequence[Sentence], article: Article) -> str:
+    """What the embedder sees for a passage: the article title, then the passage text."""
+    return f"{article.title}. {passage_text(passage, sentences)}"
 
 
 def _build_files(folder: Path) -> list[Path] | None:
@@ -95,7 +95,7 @@ def _build_files(folder: Path) -> list[Path] | None:
     entries = list(folder.iterdir())
     if not entries:
         return entries
-    manifest = _manifest(folder)
+    manifest = manifest_or_none(folder)
     checksums = manifest.get("checksums") if manifest else None
     if not isinstance(checksums, dict):
         return None
@@ -114,7 +114,7 @@ def _refusal(index_dir: Path) -> str | None:
             target = index_dir.parent / index_dir.readlink()
             # Replacing a link never touches its target, but only a link to a build is ours.
             into_builds = target.resolve().parent == builds.resolve()
-            if not into_builds and not (target.is_dir() and _manifest(target)):
+            if not into_builds and not (target.is_dir() and manifest_or_none(target)):
                 return f"{index_dir} links to {target}, not to a storybot index build; {_CHOOSE}"
         elif index_dir.is_dir():
             if _build_files(index_dir) is None:
@@ -285,7 +285,7 @@ def build_index(
             "splitter": SPLITTER_VERSION,
             "checksums": {name: sha256_file(tmp / name) for name in _written(tmp)},
         }
-        write_json(tmp / "manifest.json", manifest)
+        write_json(tmp / MANIFEST, manifest)
         final = builds / build_id
         tmp.rename(final)
         _point_to(index_dir, final)
@@ -303,7 +303,7 @@ def build_index(
 
 def _written(tmp: Path) -> list[str]:
     """Every data file of a build folder being written (all but the manifest)."""
-    return sorted(p.name for p in tmp.iterdir() if p.name != "manifest.json")
+    return sorted(p.name for p in tmp.iterdir() if p.name != MANIFEST)
 
 
 def _point_to(index_dir: Path, build: Path) -> None:
@@ -341,7 +341,7 @@ def _is_build(path: Path) -> bool:
     """A finished build folder: a real folder named by its own manifest's build id."""
     if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
         return False
-    manifest = _manifest(path)
+    manifest = manifest_or_none(path)
     return manifest is not None and manifest.get("build_id") == path.name
 
 

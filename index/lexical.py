@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.passages import Passage, passage_text
+from index.splitter import Sentence
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -167,3 +170,32 @@ class BM25:
             if span is not None:
                 out[self.ids[span]] += self.weights[span]
         return out
+
+
+# A build folder's BM25 files: terms (JSON) and postings (memory-mapped) for each index.
+LEXICAL_FILES = {
+    "sentences": ("sentences.bm25.json", "sentences.bm25.npy"),
+    "passages": ("passages.bm25.json", "passages.bm25.npy"),
+}
+
+
+def lexical_indexes(
+    sentences: Sequence[Sentence], passages: Sequence[Passage]
+) -> tuple[BM25, BM25]:
+    """BM25 over the sentences and over the passages."""
+    return (
+        BM25.fit([tokenize(s.text) for s in sentences]),
+        BM25.fit([tokenize(passage_text(p, sentences)) for p in passages]),
+    )
+
+
+def save_lexical(lexical: tuple[BM25, BM25], folder: Path) -> None:
+    """Write both BM25 indexes into a build folder (LEXICAL_FILES)."""
+    for bm25, (terms, postings) in zip(lexical, LEXICAL_FILES.values(), strict=True):
+        bm25.save(folder / terms, folder / postings)
+
+
+def load_lexical(folder: Path) -> tuple[BM25, BM25]:
+    """Both BM25 indexes of a build folder."""
+    sentences, passages = (BM25.load(folder / t, folder / p) for t, p in LEXICAL_FILES.values())
+    return sentences, passages

@@ -10,10 +10,10 @@ change in how a format is read re-splits it. (Vectors are reused by text hash in
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from index.articles import Article
+from index.manifest import manifest_or_none, read_json
 from index.splitter import Sentence, split_article
 from index.store import SPLITTER_VERSION
 
@@ -25,11 +25,11 @@ def previous_spans(build: Path | None) -> dict[str, Spans]:
     if build is None:
         return {}
     try:
-        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("splitter") != SPLITTER_VERSION:
+        manifest = manifest_or_none(build)
+        if manifest is None or manifest.get("splitter") != SPLITTER_VERSION:
             return {}
         hashes = list(manifest["articles"].values())
-        rows = json.loads((build / "sentences.json").read_text(encoding="utf-8"))
+        rows = read_json(build / "sentences.json")
     except (OSError, ValueError, KeyError, AttributeError):
         return {}
     spans: dict[str, Spans] = {}

@@ -25,10 +25,6 @@ at 100k sentences) is read only by "what's new" — answers need just `revisions
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +34,15 @@ import numpy as np
 
 from index.articles import Article
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
-from index.lexical import BM25, tokenize
-from index.passages import Passage, passage_text
-from index.splitter import Sentence
+from index.lexical import BM25, LEXICAL_FILES, lexical_indexes, load_lexical
+from index.manifest import MANIFEST, read_json, read_manifest, sha256_file
 from index.tables import PassageTable, SentenceTable
 from index.tokens import SentenceTokens
 from index.vectors import is_exact, ready
 
-# Bump it whenever sentence_input or passage_input change: a rebuild reuses old vectors keyed by
-# what the *current* inputs would be, so only a format change keeps stale vectors out.
+# Bump it whenever builder.sentence_input or builder.passage_input change: a rebuild reuses old
+# vectors keyed by what the *current* inputs would be, so only a format change keeps stale
+# vectors out.
 FORMAT_VERSION = 5
 # What marks the rest of a build stale, beside FORMAT_VERSION; bump one when its code changes
 # what it writes. A saved BM25 is used only at the LEXICAL_VERSION that wrote it (tokenizing,
@@ -55,10 +51,6 @@ FORMAT_VERSION = 5
 # that editing a comment does not quietly rebuild every index.
 LEXICAL_VERSION = 1
 SPLITTER_VERSION = 1
-LEXICAL_FILES = {
-    "sentences": ("sentences.bm25.json", "sentences.bm25.npy"),
-    "passages": ("passages.bm25.json", "passages.bm25.npy"),
-}
 REVISIONS_FILE = "revisions.json"
 DATA_FILES = (
     "articles.json",
@@ -122,43 +114,6 @@ def paragraph_neighbours(sentences: SentenceTable) -> np.ndarray:
     return out
 
 
-def sentence_input(sentence: Sentence, article: Article) -> str:
-    """What the embedder sees for a sentence: the sentence itself.
-
-    (Adding the title and the previous sentence was measured and lost on SQuAD dev; see
-    docs/evaluation.md.)
-    """
-    return sentence.text
-
-
-def passage_input(passage: Passage, sentences: Sequence[Sentence], article: Article) -> str:
-    """What the embedder sees for a passage: the article title, then the passage text."""
-    return f"{article.title}. {passage_text(passage, sentences)}"
-
-
-def lexical_indexes(
-    sentences: Sequence[Sentence], passages: Sequence[Passage]
-) -> tuple[BM25, BM25]:
-    """BM25 over the sentences and over the passages."""
-    return (
-        BM25.fit([tokenize(s.text) for s in sentences]),
-        BM25.fit([tokenize(passage_text(p, sentences)) for p in passages]),
-    )
-
-
-def save_lexical(lexical: tuple[BM25, BM25], folder: Path) -> None:
-    """Write both BM25 indexes into a build folder (LEXICAL_FILES)."""
-    for bm25, (terms, postings) in zip(lexical, LEXICAL_FILES.values(), strict=True):
-        bm25.save(folder / terms, folder / postings)
-
-
-def _load_lexical(build: Path, manifest: dict[str, Any]) -> tuple[BM25, BM25] | None:
-    if manifest.get("lexical") != LEXICAL_VERSION:
-        return None
-    sentences, passages = (BM25.load(build / t, build / p) for t, p in LEXICAL_FILES.values())
-    return sentences, passages
-
-
 def stored_vectors(store: Store, kind: str, index: faiss.Index) -> np.ndarray:
     """A build's exact vectors: from a flat index, or from the float16 copy kept beside IVF."""
     name = {"s": "sentences", "p": "passages"}[kind]
@@ -169,46 +124,12 @@ def stored_vectors(store: Store, kind: str, index: faiss.Index) -> np.ndarray:
     return np.load(copy).astype(np.float32)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _flat_index(vectors: np.ndarray, dim: int) -> faiss.Index:
-    index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
 def current_build(index_dir: Path) -> Path | None:
     """The build folder the index path points at now, or None if there is none."""
     index_dir = Path(index_dir)
-    if not (index_dir / "manifest.json").exists():
+    if not (index_dir / MANIFEST).exists():
         return None
     return index_dir.resolve()
-
-
-def read_manifest(index_dir: Path) -> dict[str, Any]:
-    """The manifest of the served index, or IndexNotBuilt / IndexCorrupt."""
-    path = Path(index_dir) / "manifest.json"
-    if not path.exists():
-        raise IndexNotBuilt(f"no index at {index_dir}; run `storybot index` to build it")
-    try:
-        manifest: dict[str, Any] = _read_json(path)
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"the index manifest at {path} is unreadable: {exc}") from exc
-    return manifest
 
 
 def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = True) -> Store:
@@ -237,12 +158,12 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
                 "truncated); rebuild it with `storybot index`"
             )
     try:
-        raw_articles = _read_json(build / "articles.json")
+        raw_articles = read_json(build / "articles.json")
         articles = [Article(**a) for a in raw_articles]
         del raw_articles
-        sentences = SentenceTable(articles, _read_json(build / "sentences.json"))
-        passages = PassageTable(articles, _read_json(build / "passages.json"))
-        revised = _read_json(build / REVISIONS_FILE)
+        sentences = SentenceTable(articles, read_json(build / "sentences.json"))
+        passages = PassageTable(articles, read_json(build / "passages.json"))
+        revised = read_json(build / REVISIONS_FILE)
         if not isinstance(revised, dict):
             raise ValueError(f"{REVISIONS_FILE} is not a mapping")
         sentence_index = faiss.read_index(str(build / "sentences.faiss"))
@@ -250,7 +171,8 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         specs = manifest.get("vector_index", {})
         ready(sentence_index, specs.get("sentences", {}))
         ready(passage_index, specs.get("passages", {}))
-        lexical = _load_lexical(build, manifest)
+        # A saved BM25 is used only at the LEXICAL_VERSION that wrote it; else rebuilt.
+        lexical = load_lexical(build) if manifest.get("lexical") == LEXICAL_VERSION else None
         tokens = SentenceTokens.load(build / "tokens.npz")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError) as exc:
         raise IndexCorrupt(f"the index at {index_dir} cannot be read: {exc}") from exc
@@ -272,7 +194,3 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         tokens=tokens,
         revised=revised,
     )
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from index.articles import Article
-from index.errors import IndexCorrupt
+from index.errors import IndexCorrupt, IndexNotBuilt
+from index.manifest import manifest_or_none, read_json, read_manifest, write_json
 from index.splitter import Sentence, sentence_key, split_article
 
 HISTORY_FILE = "history.json"
@@ -163,11 +163,11 @@ def _parse(data: dict[str, Any]) -> History:
 def _seed(build_dir: Path) -> History | None:
     """A one-version history from an older build's articles, for builds before history.json."""
     try:
-        manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-        raw = json.loads((build_dir / "articles.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(build_dir)
+        raw = read_json(build_dir / "articles.json")
         build = str(manifest["build_id"])
         articles = [Article(**a) for a in raw]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, IndexCorrupt, IndexNotBuilt):
         return None
     return History(
         build,
@@ -189,8 +189,7 @@ def load_history(build_dir: Path) -> History | None:
         return None
     try:
         raw = path.read_bytes()
-        manifest_path = path.parent / "manifest.json"
-        manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
+        manifest = manifest_or_none(path.parent) or {}
         expected = manifest.get("checksums", {}).get(HISTORY_FILE)
         if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
             raise ValueError("it fails its checksum (damaged or truncated)")
@@ -258,10 +257,7 @@ def save_history(history: History, folder: Path) -> Path:
         },
     }
     path = Path(folder) / HISTORY_FILE
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_json(path, data)
     return path
 
 

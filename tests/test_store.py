@@ -150,12 +150,15 @@ def test_saved_bm25_and_spans_are_reused_only_at_their_versions(
         index.store.LEXICAL_VERSION,
         index.store.SPLITTER_VERSION,
     )
-    assert index.store._load_lexical(build, manifest) is not None
+    loads: list[Path] = []
+    real = index.store.load_lexical
+    monkeypatch.setattr(index.store, "load_lexical", lambda f: loads.append(f) or real(f))
+    load_store(tmp_path / "index")
+    assert loads == [build]
     assert index.previous.previous_spans(build)
     monkeypatch.setattr(index.store, "LEXICAL_VERSION", index.store.LEXICAL_VERSION + 1)
     monkeypatch.setattr(index.previous, "SPLITTER_VERSION", index.store.SPLITTER_VERSION + 1)
-    assert index.store._load_lexical(build, manifest) is None
-    assert index.previous.previous_spans(build) == {}
-    # and the store still loads, its BM25 rebuilt from the sentences
     store = load_store(tmp_path / "index")
+    assert loads == [build]  # not read again: rebuilt from the sentences
     assert store.sentence_bm25.scores(["rubio"]).max() > 0
+    assert index.previous.previous_spans(build) == {}

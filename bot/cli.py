@@ -206,9 +206,12 @@ def whatsnew(
     Example: storybot whatsnew --json
     """
     from bot.templates import to_plain
+    from index.errors import UnknownBuild
 
     try:
         answer = _engine(make_settings(stories, index_dir)).whatsnew(since)
+    except UnknownBuild as exc:  # a bad --since is a usage error: exit 2
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
     except StorybotError as exc:
         raise _failure(exc) from exc
     click.echo(

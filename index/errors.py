@@ -40,3 +40,7 @@ class BadToken(StorybotError):
 
 class TelegramUnreachable(StorybotError):
     """The Bot API server did not answer at start-up, however often it was retried."""
+
+
+class UnknownBuild(StorybotError):
+    """A build id given by hand (whatsnew --since) is not one; the message lists known ones."""

@@ -181,3 +181,18 @@ def test_whatsnew_json_lists_changed_and_added_sentences(stories_dir: Path, tmp_
     plain = run(["whatsnew", *folders]).output
     assert plain.startswith("What's new since the previous update")
     assert "Before: U.S., U.K., German" in plain
+
+
+def test_whatsnew_since_what_is_not_a_build_id_is_an_error_naming_the_builds(
+    folders: list[str],
+) -> None:
+    result = run(["whatsnew", "--since", "nope", *folders])
+    assert result.exit_code == 2
+    assert "'nope' is not a build id" in result.output
+    assert "Nothing new" not in result.output
+    current = json.loads(run(["whatsnew", "--json", *folders]).output)["build"]
+    assert current in result.output, "the builds it knows are listed"
+    assert "storybot whatsnew --json" in result.output
+    since_2000 = run(["whatsnew", "--since", "20000101-000000.000000000", *folders])
+    assert since_2000.exit_code == 0
+    assert "New: " in since_2000.output, "any build-id time works: all of the story is newer"

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.answer import Answer, answer_question
 from index.embedder import Encoder
-from index.evalsets import EvalQuestion, EvalSet, eval_store
+from index.evalsets import EvalQuestion, EvalSet, covers_gold, eval_store
 from index.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
 from index.reader import Reader
 from index.store import Store
@@ -55,10 +55,7 @@ class Report:
 
 
 def _cites_gold(answer: Answer, question: EvalQuestion) -> list[bool]:
-    return [
-        any(a == c.article and c.start <= o < c.end for a, o in question.gold)
-        for c in answer.citations
-    ]
+    return [covers_gold(question, c.article, c.start, c.end) for c in answer.citations]
 
 
 def run_set(

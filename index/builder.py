@@ -13,9 +13,9 @@ only what a build made, so pointing `--index` at the wrong folder is an error, n
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -25,6 +25,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from tqdm import tqdm
 
 from index.articles import Article
 from index.embedder import Encoder
@@ -33,7 +34,7 @@ from index.lexical import lexical_indexes, save_lexical
 from index.manifest import MANIFEST, manifest_or_none, sha256_file, write_json
 from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all
-from index.splitter import Sentence
+from index.splitter import Sentence, text_key
 from index.store import (
     FORMAT_VERSION,
     LEXICAL_VERSION,
@@ -43,11 +44,12 @@ from index.store import (
     load_store,
     stored_vectors,
 )
-from index.tokens import Tokens, sentence_tokens, text_key
+from index.tokens import Tokens, sentence_tokens
 from index.vectors import FLAT_MAX, choose_indexes, is_exact, make_index
 from index.versions import record, save_history
 
 KEEP_BUILDS = 3
+PROGRESS_CHUNK = 256  # texts per encode call under a progress bar: whole batches, fine steps
 _CHOOSE = "choose a new or empty folder for the index (--index or STORYBOT_INDEX)"
 
 
@@ -186,11 +188,50 @@ def _previous_vectors(
 
 
 def _text_key(kind: str, text: str) -> str:
-    return kind + hashlib.sha1(text.encode()).hexdigest()
+    return kind + text_key(text)  # "s" and "p": a passage may read like a sentence
+
+
+def counted(n: int, noun: str) -> str:
+    """`counted(1, "article")` → `1 article`; `counted(1234, "sentence")` → `1,234 sentences`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _tell(message: str) -> None:
+    """A stage line on stderr, written so that it never tears a progress bar."""
+    tqdm.write(message, file=sys.stderr)
+
+
+def _encode(
+    texts: list[str], encoder: Encoder, noun: str, progress: bool, say: Callable[[str], None]
+) -> np.ndarray:
+    """`encoder.encode(texts)`, labelled "Embedding N sentences": under a progress bar when
+    `progress` and stderr is a terminal, else as one stage line."""
+    label = f"Embedding {counted(len(texts), noun)}"
+    bar = tqdm(
+        total=len(texts),
+        desc=label,
+        unit=f" {noun}s",
+        file=sys.stderr,
+        disable=None if progress else True,  # None: a bar only when stderr is a terminal
+    )
+    if bar.disable:
+        say(label)
+    with bar:
+        parts = []
+        for start in range(0, len(texts), PROGRESS_CHUNK):
+            chunk = texts[start : start + PROGRESS_CHUNK]
+            parts.append(encoder.encode(chunk))
+            bar.update(len(chunk))
+    return np.concatenate(parts)
 
 
 def _embed_cached(
-    kind: str, texts: list[str], encoder: Encoder, cache: dict[str, np.ndarray], progress: bool
+    kind: str,
+    texts: list[str],
+    encoder: Encoder,
+    cache: dict[str, np.ndarray],
+    progress: bool,
+    say: Callable[[str], None],
 ) -> tuple[np.ndarray, int]:
     """Embed texts, taking vectors from the cache where the exact text was embedded before."""
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
@@ -203,7 +244,8 @@ def _embed_cached(
         return vectors, 0
     # Each distinct text is embedded once: boilerplate lines repeat across an archive.
     distinct = list(dict.fromkeys(texts[i] for i in missing))
-    fresh = dict(zip(distinct, encoder.encode(distinct, progress=progress), strict=True))
+    noun = {"s": "sentence", "p": "passage"}[kind]
+    fresh = dict(zip(distinct, _encode(distinct, encoder, noun, progress, say), strict=True))
     vectors[missing] = np.array([fresh[texts[i]] for i in missing], dtype=np.float32)
     return vectors, len(distinct)
 
@@ -218,9 +260,13 @@ def build_index(
     on_stage: Callable[[str], None] | None = None,
     flat_max: int = FLAT_MAX,
 ) -> BuildReport:
-    """Split, embed and save `articles` as a new build, then atomically make it the served one."""
+    """Split, embed and save `articles` as a new build, then atomically make it the served one.
+
+    Each stage is told to `on_stage` (or, with `progress`, to stderr) as one line; with
+    `progress`, embedding shows labelled progress bars on a terminal.
+    """
     started = time.perf_counter()
-    say = on_stage or (lambda _msg: None)
+    say = on_stage or (_tell if progress else lambda _msg: None)
     index_dir = Path(index_dir)
     # Before the lock, so a refused path gets no DIR.lock or DIR.builds beside it either.
     check_replaceable(index_dir)
@@ -229,12 +275,16 @@ def build_index(
         by_id = {a.id: a for a in ordered}
         sentences = split_all(ordered, previous_spans(current_build(index_dir)))
         passages = make_passages(sentences, passage_sentences)
-        say(f"{len(ordered)} articles, {len(sentences)} sentences, {len(passages)} passages")
+        say(
+            f"{counted(len(ordered), 'article')}: {counted(len(sentences), 'sentence')}, "
+            f"{counted(len(passages), 'passage')}"
+        )
         cache, token_cache = _previous_vectors(index_dir, encoder.name)
         s_texts = [sentence_input(s, by_id[s.article]) for s in sentences]
         p_texts = [passage_input(p, sentences, by_id[p.article]) for p in passages]
-        s_vectors, s_new = _embed_cached("s", s_texts, encoder, cache, progress)
-        p_vectors, p_new = _embed_cached("p", p_texts, encoder, cache, progress)
+        s_vectors, s_new = _embed_cached("s", s_texts, encoder, cache, progress, say)
+        p_vectors, p_new = _embed_cached("p", p_texts, encoder, cache, progress, say)
+        say(f"Word-piece vectors of {counted(len(sentences), 'sentence')}, reused where unchanged")
         tokens, _ = sentence_tokens([s.text for s in sentences], encoder, token_cache)
 
         builds = _builds_dir(index_dir)
@@ -243,6 +293,7 @@ def build_index(
         build_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}"
         tmp = builds / f".tmp-{build_id}"
         tmp.mkdir()
+        say(f"Saving build {build_id}")
         article_no = {a.id: n for n, a in enumerate(ordered)}
         write_json(tmp / "articles.json", [asdict(a) for a in ordered])
         write_json(

@@ -70,12 +70,14 @@ class EvalSet:
         return digest.hexdigest()[:16]
 
 
+def covers_gold(question: EvalQuestion, article: str, start: int, end: int) -> bool:
+    """Whether the span `start:end` of `article` covers one of the question's gold anchors."""
+    return any(a == article and start <= offset < end for a, offset in question.gold)
+
+
 def is_gold(sentence: Sentence, question: EvalQuestion) -> bool:
     """Whether the sentence covers one of the question's gold anchors."""
-    return any(
-        article == sentence.article and sentence.start <= offset < sentence.end
-        for article, offset in question.gold
-    )
+    return covers_gold(question, sentence.article, sentence.start, sentence.end)
 
 
 def _read_json(path: Path) -> dict[str, object]:

@@ -39,10 +39,16 @@ class Sentence:
         return sentence_key(self.article, self.text)
 
 
+def text_key(text: str) -> str:
+    """The hash a text is known by wherever work is reused by text (vectors, token vectors,
+    sentence ids): SHA-1, for speed; nothing depends on it being hard to forge."""
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def sentence_key(article: str, text: str) -> str:
-    """Hash of an article id and normalised sentence text."""
+    """A sentence's id: its article and its text with whitespace normalised."""
     norm = " ".join(text.split())
-    return hashlib.sha1(f"{article}\x00{norm}".encode()).hexdigest()[:16]
+    return text_key(f"{article}\x00{norm}")[:16]
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ zero everywhere.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from index.embedder import Embedder, Encoder
 from index.lexical import STOP_WORDS
 from index.onnx_encoder import OnnxEncoder
+from index.splitter import text_key
 
 
 @dataclass(frozen=True)
@@ -204,11 +204,6 @@ def vectors_path(path: Path) -> Path:
     """`tokens.npz` → `tokens.vectors.npy`."""
     path = Path(path)
     return path.with_name(f"{path.stem}.vectors.npy")
-
-
-def text_key(text: str) -> str:
-    """Cache key of a sentence text."""
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def sentence_tokens(

@@ -1,0 +1,359 @@
+"""Following the newsroom's pages and feeds: fetch what changed, write it as a story file.
+
+Each configured source (index/sources.py) is fetched with a conditional request (ETag,
+Last-Modified: a 304 costs the newsroom nothing), a timeout, bounded retries with backoff and a
+size limit. A page becomes one story; a feed's entries become one story each — the entry's own
+page when it is on the feed's host (read by the same HTML reader as a `.html` file), else the
+entry's content as the feed gives it. A story is written as `stories/web/<host>/<slug>.html`, its
+name made from the URL (so its id stays the same across edits), and only when the text storybot
+reads from it changed. Redirects are followed only on the same host: a page that redirects
+elsewhere is refused, as is any URL not in sources.yaml.
+
+What storybot wrote is recorded in `stories/.watch.json` (with each source's validators); a
+file there that storybot did not write is never overwritten. A failing source is reported with
+its URL and the reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from index.articles import parse_article
+from index.errors import BadArticle, StorybotError
+from index.sources import Source
+
+STATE_FILE = ".watch.json"
+WEB_DIR = "web"
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+MAX_FEED_ENTRIES = 30
+MAX_REDIRECTS = 5
+_SLUG = re.compile(r"[^a-z0-9]+")
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class FetchFailed(StorybotError):
+    """A source could not be fetched or read; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How patient and how trusting fetching is."""
+
+    timeout: float = 10.0
+    retries: int = 2
+    backoff: float = 1.0  # seconds before the first retry, doubled after each
+    max_bytes: int = MAX_PAGE_BYTES
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A response worth reading: 200 with its body, or 304 (not modified)."""
+
+    status: int
+    body: bytes = b""
+    etag: str | None = None
+    modified: str | None = None
+
+
+@dataclass
+class Report:
+    """What one source's poll did."""
+
+    url: str
+    status: str  # "changed", "unchanged", "not modified" or "failed"
+    detail: str = ""
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the source answered (anything but a failure)."""
+        return self.status != "failed"
+
+
+def story_name(url: str) -> str:
+    """The story file a URL is written to, relative to the stories folder (stable per URL)."""
+    parts = urlsplit(url)
+    host = _SLUG.sub("-", (parts.hostname or "site").lower()).strip("-")
+    path = _SLUG.sub("-", f"{parts.path} {parts.query}".lower()).strip("-")[:80] or "index"
+    digest = hashlib.sha1(url.encode()).hexdigest()[:6]
+    return f"{WEB_DIR}/{host}/{path}-{digest}.html"
+
+
+def _same_host(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.hostname, pa.port) == (pb.hostname, pb.port)
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    etag: str | None = None,
+    modified: str | None = None,
+    limits: Limits = Limits(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> Fetched:
+    """GET `url` conditionally, retrying what may pass; FetchFailed with the reason otherwise."""
+    delay = limits.backoff
+    for attempt in range(limits.retries + 1):
+        try:
+            return _fetch_once(client, url, etag, modified, limits)
+        except _Retry as exc:
+            if attempt == limits.retries:
+                raise FetchFailed(f"{exc} (after {attempt + 1} tries)") from None
+            sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+class _Retry(Exception):
+    """A failure worth another try (a timeout, a refused connection, a 5xx, a 429)."""
+
+
+def _fetch_once(
+    client: httpx.Client, url: str, etag: str | None, modified: str | None, limits: Limits
+) -> Fetched:
+    headers = {"Accept": "text/html,application/xhtml+xml,application/rss+xml,*/*;q=0.5"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    target = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            with client.stream("GET", target, headers=headers, timeout=limits.timeout) as resp:
+                if resp.has_redirect_location:
+                    location = urljoin(target, resp.headers.get("location", ""))
+                    if not _same_host(location, url):
+                        raise FetchFailed(
+                            f"redirects to {location}, another host; only the configured "
+                            "host is fetched (list the new address in sources.yaml)"
+                        )
+                    target = location
+                    continue
+                if resp.status_code == 304:
+                    return Fetched(304, etag=etag, modified=modified)
+                if resp.status_code in _RETRY_STATUS:
+                    raise _Retry(f"HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    raise FetchFailed(f"HTTP {resp.status_code} {resp.reason_phrase}".strip())
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                    raise FetchFailed(_too_big(int(declared), limits.max_bytes))
+                body = bytearray()
+                for chunk in resp.iter_bytes():
+                    body += chunk
+                    if len(body) > limits.max_bytes:
+                        raise FetchFailed(_too_big(len(body), limits.max_bytes))
+                return Fetched(
+                    200,
+                    bytes(body),
+                    etag=resp.headers.get("etag"),
+                    modified=resp.headers.get("last-modified"),
+                )
+        except httpx.TimeoutException:
+            raise _Retry(f"no answer within {limits.timeout:g} s") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise _Retry(f"the connection broke off ({exc.__class__.__name__})") from None
+        except httpx.ConnectError as exc:
+            raise _Retry(f"cannot connect ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise FetchFailed(f"{exc.__class__.__name__}: {exc}") from None
+    raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"is {size / 2**20:.1f} MiB; the limit is {limit / 2**20:.1f} MiB"
+
+
+class Watcher:
+    """Polls sources into a stories folder, remembering validators and what it wrote."""
+
+    def __init__(
+        self,
+        stories: Path,
+        client: httpx.Client | None = None,
+        limits: Limits = Limits(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.stories = Path(stories)
+        self.client = client or httpx.Client(
+            follow_redirects=False, headers={"User-Agent": "storybot (+news follower)"}
+        )
+        self.limits, self.sleep = limits, sleep
+        self.state = self._load_state()
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self.stories / STATE_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data.setdefault("validators", {})
+        data.setdefault("files", {})
+        return data
+
+    def _save_state(self) -> None:
+        path = self.stories / STATE_FILE
+        tmp = path.with_name(f"{path.name}.tmp")
+        tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def poll(self, sources: Iterable[Source]) -> list[Report]:
+        """Poll each source once; every source gets a report, a failure stops none of the rest."""
+        reports = []
+        for source in sources:
+            try:
+                reports.append(self._poll(source))
+            except FetchFailed as exc:
+                reports.append(Report(source.url, "failed", str(exc)))
+        self._save_state()
+        return reports
+
+    def _get(self, url: str) -> Fetched:
+        seen = self.state["validators"].get(url, {})
+        fetched = fetch(
+            self.client, url, seen.get("etag"), seen.get("modified"), self.limits, self.sleep
+        )
+        if fetched.status == 200 and (fetched.etag or fetched.modified):
+            self.state["validators"][url] = {"etag": fetched.etag, "modified": fetched.modified}
+        return fetched
+
+    def _poll(self, source: Source) -> Report:
+        fetched = self._get(source.url)
+        if fetched.status == 304:
+            return Report(source.url, "not modified")
+        if not source.feed:
+            written = self._store(source.url, fetched.body, source.url)
+            return Report(source.url, "changed" if written else "unchanged", written=written)
+        return self._poll_feed(source, fetched.body)
+
+    def _poll_feed(self, source: Source, body: bytes) -> Report:
+        import feedparser  # only a feed needs it
+
+        feed = feedparser.parse(body)
+        entries = list(feed.entries)[:MAX_FEED_ENTRIES]
+        # feedparser reads what it can of a broken feed ("bozo"); it is refused only when
+        # nothing useful came of it.
+        broken = f"is not a readable feed ({getattr(feed, 'bozo_exception', 'not RSS or Atom')})"
+        if feed.bozo and not entries:
+            raise FetchFailed(broken)
+        written: list[str] = []
+        problems: list[str] = []
+        for entry in entries:
+            link = str(entry.get("link") or "")
+            try:
+                if link and _same_host(link, source.url):
+                    fetched = self._get(link)
+                    if fetched.status == 304:
+                        continue
+                    written += self._store(link, fetched.body, source.url)
+                else:
+                    key = link or str(entry.get("id") or entry.get("title") or "")
+                    written += self._store(key or source.url, _entry_page(entry), source.url)
+            except FetchFailed as exc:
+                problems.append(f"{link or entry.get('title', 'an entry')}: {exc}")
+        detail = "; ".join(problems)
+        if problems and not written and len(problems) == len(entries):
+            return Report(source.url, "failed", broken if feed.bozo else detail)
+        return Report(source.url, "changed" if written else "unchanged", detail, written)
+
+    def _store(self, url: str, body: bytes, source: str) -> list[str]:
+        """Write the story for `url` if what storybot reads from it changed; [name] or []."""
+        name = story_name(url)
+        try:
+            article = parse_article(name, body)
+        except BadArticle as exc:
+            raise FetchFailed(f"has no article text storybot can read ({exc})") from None
+        path = self.stories / name
+        mine = self.state["files"].get(name)
+        if path.exists() and mine is None:
+            raise FetchFailed(
+                f"would overwrite {path}, which storybot watch did not write; move it away"
+            )
+        if mine is not None and mine.get("hash") == article.content_hash and path.exists():
+            return []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, path)
+        self.state["files"][name] = {"source": source, "url": url, "hash": article.content_hash}
+        return [name]
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _entry_page(entry: Any) -> bytes:
+    """A feed entry as a small HTML page the HTML reader reads like any other."""
+    content = entry.get("content") or []
+    body = content[0].get("value", "") if content else entry.get("summary", "")
+    title = html.escape(str(entry.get("title") or ""))
+    meta = []
+    if entry.get("link"):
+        meta.append(f'<link rel="canonical" href="{html.escape(str(entry["link"]))}">')
+    if entry.get("published"):
+        when = html.escape(str(entry["published"]))
+        meta.append(f'<meta property="article:published_time" content="{when}">')
+    page = (
+        f"<!doctype html><html><head><title>{title}</title>{''.join(meta)}</head>"
+        f"<body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
+    return page.encode("utf-8")
+
+
+def watch(
+    watcher: Watcher,
+    sources: list[Source],
+    on_change: Callable[[list[Report]], None],
+    say: Callable[[str], None] = print,
+    stop: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Poll each source on its own interval until `stop()`; `on_change` after a poll that
+    wrote stories (the caller rebuilds the index)."""
+    due = dict.fromkeys(range(len(sources)), clock())
+    while not stop():
+        now = clock()
+        ready = [i for i, at in due.items() if at <= now]
+        if ready:
+            reports = watcher.poll([sources[i] for i in ready])
+            for i in ready:
+                due[i] = now + sources[i].every
+            for report in reports:
+                say(describe(report))
+            if any(r.written for r in reports):
+                on_change(reports)
+        watcher.sleep(max(0.05, min(min(due.values()) - clock(), 1.0)))
+
+
+def describe(report: Report) -> str:
+    """One line for a source's poll."""
+    if report.status == "failed":
+        return f"{report.url}: failed: {report.detail}"
+    if report.written:
+        n = len(report.written)
+        line = f"{report.url}: {n} {'story' if n == 1 else 'stories'} updated"
+    else:
+        line = f"{report.url}: {report.status}"
+    return f"{line} ({report.detail})" if report.detail else line

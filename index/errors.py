@@ -44,3 +44,7 @@ class TelegramUnreachable(StorybotError):
 
 class UnknownBuild(StorybotError):
     """A build id given by hand (whatsnew --since) is not one; the message lists known ones."""
+
+
+class BadEvalSet(StorybotError):
+    """An evaluation file is missing, malformed or points at text that is not in its story."""

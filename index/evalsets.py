@@ -21,7 +21,7 @@ from typing import Any
 from index.articles import Article, parse_article
 from index.builder import build_index
 from index.embedder import Encoder
-from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StorybotError
+from index.errors import BadEvalSet, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.search import SearchResult, default_params, rank
 from index.splitter import Sentence
 from index.store import (
@@ -32,10 +32,6 @@ from index.store import (
     load_store,
 )
 from index.tokens import encode_with_tokens
-
-
-class BadEvalSet(StorybotError):
-    """An evaluation file is missing, malformed or points at text that is not in its story."""
 
 
 @dataclass(frozen=True)

@@ -37,18 +37,6 @@ FEATURES = (
     "coverage",
     *SOFT_COLUMNS,
 )
-SIGNALS = (
-    "score",
-    "margin",
-    "dense",
-    "dense_passage",
-    "coverage",
-    "soft",
-    "dense_max",
-    "dense_passage_max",
-    "coverage_max",
-    "soft_max",
-)
 
 
 @dataclass(frozen=True)
@@ -149,7 +137,9 @@ def _logistic(x: float) -> float:
 
 
 def signals(scores: np.ndarray, features: np.ndarray) -> dict[str, float]:
-    """The answerability signals of a question's candidates (SIGNALS names)."""
+    """The answerability signals of a question's candidates: the best candidate's score, its
+    margin over the next, and its (and the best of all candidates') dense, passage, coverage
+    and soft-match features."""
     order = np.argsort(-scores, kind="stable")
     top = order[0]
     column = {name: features[:, i] for i, name in enumerate(FEATURES)}

@@ -32,7 +32,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from index.embedder import Encoder
-from index.evalsets import BadEvalSet, EvalQuestion, EvalSet, eval_store, is_gold
+from index.errors import BadEvalSet
+from index.evalsets import EvalQuestion, EvalSet, eval_store, is_gold
 from index.metrics import auroc
 from index.search import FEATURES, candidate_features, probability, signals
 from index.store import Store

@@ -129,20 +129,21 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool) ->
     Example: storybot index --stories stories --index var/index
     """
     from bot.engine import build
-    from index.builder import check_replaceable
+    from index.builder import check_replaceable, counted
 
     settings = make_settings(stories, index_dir)
     try:
         check_replaceable(settings.index)  # the build checks too; this fails before the model loads
-        report, problems = build(settings, progress=sys.stderr.isatty())
+        # A line per stage on stderr; the embedding's progress bars only on a terminal.
+        report, problems = build(settings, progress=True)
     except StorybotError as exc:
         raise _failure(exc) from exc
     for problem in problems:
         click.echo(f"warning: skipped {problem}", err=True)
     click.echo(
-        f"Indexed {report.articles} articles, {report.sentences} sentences, "
-        f"{report.passages} passages in {report.seconds:.1f}s "
-        f"({report.embedded} embedded, {report.reused} reused) → {settings.index}"
+        f"Indexed {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
+        f"{counted(report.passages, 'passage')} in {report.seconds:.1f} s "
+        f"({report.embedded:,} embedded, {report.reused:,} reused) → {settings.index}"
     )
     if strict and problems:
         raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")

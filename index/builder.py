@@ -199,6 +199,7 @@ def counted(n: int, noun: str) -> str:
 def _tell(message: str) -> None:
     """A stage line on stderr, written so that it never tears a progress bar."""
     tqdm.write(message, file=sys.stderr)
+    sys.stderr.flush()  # ahead of what stdout prints next, even where stderr is buffered
 
 
 def _encode(

@@ -115,11 +115,32 @@ def test_index_warns_about_bad_files_and_strict_fails(stories_dir: Path, tmp_pat
     args = ["index", "--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
-    assert "Indexed 1 articles, 16 sentences" in result.output
+    assert "Indexed 1 article, 16 sentences, 14 passages in " in result.output
     assert "skipped bad.txt" in result.output
     strict = CliRunner().invoke(cli, [*args, "--strict"])
     assert strict.exit_code != 0
     assert "--strict" in strict.output
+
+
+def test_index_tells_each_stage_then_sums_up_in_one_line(stories_dir: Path, tmp_path: Path) -> None:
+    args = ["index", "--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    stages = [
+        "1 article: 16 sentences, 14 passages",
+        "Embedding 16 sentences",
+        "Embedding 14 passages",
+        "Word-piece vectors of 16 sentences, reused where unchanged",
+        "Saving build ",
+        "Indexed 1 article, 16 sentences, 14 passages in ",
+    ]
+    lines = first.output.splitlines()
+    found = [next(i for i, line in enumerate(lines) if line.startswith(s)) for s in stages]
+    assert found == sorted(found), first.output
+    assert lines[-1].endswith(f"s (30 embedded, 0 reused) → {tmp_path / 'idx'}")
+    again = CliRunner().invoke(cli, args)
+    assert "Embedding" not in again.output, "nothing changed, so nothing is embedded"
+    assert again.output.splitlines()[-1].endswith(f"s (0 embedded, 30 reused) → {tmp_path / 'idx'}")
 
 
 def test_index_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
@@ -138,7 +159,7 @@ def test_index_names_every_bad_file_indexes_the_rest_and_strict_fails(
     args = ["index", "--stories", str(stories_dir), "--index", str(tmp_path / "idx")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
-    assert "Indexed 1 articles" in result.output
+    assert "Indexed 1 article, " in result.output
     for name, words in bad.items():
         (line,) = [x for x in result.output.splitlines() if f"warning: skipped {name}:" in x]
         assert words in line

@@ -23,12 +23,15 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
+
+from index.errors import StorybotError
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +106,16 @@ class _FailOpen:
         try:
             return call()
         except redis.RedisError as exc:
-            self.failures += 1
-            now = time.monotonic()
-            if now - self._logged >= LOG_EVERY_SECONDS:
-                self._logged = now
-                log.warning("Redis unavailable for %s (%s); carrying on without it", self.what, exc)
+            self.note(exc)
             return default
+
+    def note(self, exc: Exception) -> None:
+        """Count a failure; log it unless one was logged within the minute."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._logged >= LOG_EVERY_SECONDS:
+            self._logged = now
+            log.warning("Redis unavailable for %s (%s); carrying on without it", self.what, exc)
 
 
 class _Keys:
@@ -275,3 +282,148 @@ class RedisCounters:
             return out
 
         return self._run(read, {})
+
+
+# KEYS: the lock. ARGV: the holder's token, [ms]. Only the holder may extend or release it.
+_EXTEND_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+BUILDER_LOCK_SECONDS = 60
+BUILDS_CHANNEL = "builds"
+
+
+class BuilderBusy(StorybotError):
+    """Another process holds the builder lock in Redis."""
+
+
+class BuilderLock:
+    """At most one builder across all hosts: a Redis key holding this builder's random token,
+    extended while the build runs and deleted only by its holder (a build that outlives a
+    lost lock cannot delete its successor's)."""
+
+    def __init__(
+        self, client: redis.Redis, seconds: float = BUILDER_LOCK_SECONDS, prefix: str = PREFIX
+    ) -> None:
+        self.client, self.seconds = client, seconds
+        self.key = _Keys(prefix)("builder")
+        self.token = uuid.uuid4().hex
+        self._extend = client.register_script(_EXTEND_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BuilderLock:
+        millis = int(self.seconds * 1000)
+        try:
+            taken = self.client.set(self.key, self.token, nx=True, px=millis)
+        except redis.RedisError as exc:
+            raise StorybotError(f"cannot take the builder lock: Redis unavailable ({exc})") from exc
+        if not taken:
+            raise BuilderBusy(
+                "another `storybot index` holds the builder lock in Redis; let it finish "
+                f"(the lock lapses {self.seconds:g} s after its holder stops)"
+            )
+        self._thread = threading.Thread(target=self._keep, daemon=True, name="builder-lock")
+        self._thread.start()
+        return self
+
+    def _keep(self) -> None:
+        millis = int(self.seconds * 1000)
+        while not self._stop.wait(self.seconds / 3):
+            try:
+                self._extend(keys=[self.key], args=[self.token, millis])
+            except redis.RedisError as exc:  # the next try may pass; the TTL covers the gap
+                log.warning("could not extend the builder lock: %s", exc)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self._release(keys=[self.key], args=[self.token])
+        except redis.RedisError as error:  # it lapses by itself
+            log.warning("could not release the builder lock: %s", error)
+
+
+def publish_build(client: redis.Redis, build_id: str, prefix: str = PREFIX) -> None:
+    """Tell every worker which build to serve: the key (for polling and late starters), then a
+    message on the channel (so running workers load it at once)."""
+    keys = _Keys(prefix)
+    pipe = client.pipeline()
+    pipe.set(keys("build"), build_id)
+    pipe.publish(keys(BUILDS_CHANNEL), build_id)
+    pipe.execute()
+
+
+def published_build(client: redis.Redis, prefix: str = PREFIX) -> str | None:
+    """The build the builder last published, or None (none yet, or Redis away)."""
+    try:
+        value: Any = client.get(_Keys(prefix)("build"))
+    except redis.RedisError:
+        return None
+    return None if value is None else str(value)
+
+
+class BuildFollower:
+    """Calls `on_build(build_id)` when a new build is published: at once by pub/sub, or within
+    `poll_seconds` by reading the key when a message was missed (a reconnect, a late start)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        on_build: Callable[[str], None],
+        poll_seconds: float = 5.0,
+        prefix: str = PREFIX,
+    ) -> None:
+        self.client, self.on_build, self.poll_seconds = client, on_build, poll_seconds
+        self.prefix = prefix
+        self.seen: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="build-follower")
+        self._failed = _FailOpen("new-build notices")
+
+    def start(self) -> BuildFollower:
+        """Begin following in a background thread."""
+        self._thread.start()
+        return self
+
+    def _offer(self, build: str | None) -> None:
+        if build and build != self.seen:
+            self.seen = build
+            try:
+                self.on_build(build)
+            except Exception:  # a bad build must not stop the following of the next one
+                log.exception("loading build %s failed", build)
+
+    def _run(self) -> None:
+        channel = _Keys(self.prefix)(BUILDS_CHANNEL)
+        pubsub = None
+        while not self._stop.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(channel)
+                    self._offer(published_build(self.client, self.prefix))
+                message = pubsub.get_message(timeout=self.poll_seconds)
+                if message and message.get("type") == "message":
+                    self._offer(str(message["data"]))
+                else:
+                    self._offer(published_build(self.client, self.prefix))
+            except redis.RedisError as exc:
+                self._failed.note(exc)
+                pubsub = None
+                self._stop.wait(min(self.poll_seconds, 1.0))
+
+    def stop(self) -> None:
+        """Stop following (the thread ends within a poll interval)."""
+        self._stop.set()
+        self._thread.join(timeout=self.poll_seconds + 2)

@@ -22,7 +22,18 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from bot.shared import RedisCounters, RedisRateLimit, RedisState, RedisUpdates, connect
+from bot.shared import (
+    BuilderBusy,
+    BuilderLock,
+    BuildFollower,
+    RedisCounters,
+    RedisRateLimit,
+    RedisState,
+    RedisUpdates,
+    connect,
+    publish_build,
+    published_build,
+)
 from bot.telegram.guard import RateLimit
 
 URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -221,3 +232,47 @@ def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureF
         client.close()
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_one_builder_at_a_time_and_only_the_holder_releases(
+    client: redis.Redis, prefix: str
+) -> None:
+    first = BuilderLock(client, seconds=0.6, prefix=prefix)
+    with first:
+        with pytest.raises(BuilderBusy, match="another `storybot index`"):
+            BuilderLock(client, prefix=prefix).__enter__()
+        time.sleep(1.0)  # longer than the TTL: the holder keeps extending it
+        assert client.get(first.key) == first.token
+    assert client.get(first.key) is None
+    # A lock that lapsed and was taken by another builder is not deleted by the first.
+    stale = BuilderLock(client, seconds=0.3, prefix=prefix)
+    stale.__enter__()
+    stale._stop.set()  # the stale builder stops extending (as if paused)
+    stale._thread.join()  # type: ignore[union-attr]
+    time.sleep(0.4)
+    with BuilderLock(client, prefix=prefix) as second:
+        stale.__exit__(None, None, None)
+        assert client.get(second.key) == second.token
+
+
+def test_followers_hear_of_a_build_by_message_and_late_ones_by_the_key(
+    client: redis.Redis, prefix: str
+) -> None:
+    heard: list[str] = []
+    follower = BuildFollower(client, heard.append, poll_seconds=0.2, prefix=prefix).start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    publish_build(client, "20260101-120000-001", prefix=prefix)
+    while not heard and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert heard == ["20260101-120000-001"]
+    assert published_build(client, prefix=prefix) == "20260101-120000-001"
+    late: list[str] = []
+    other = BuildFollower(client, late.append, poll_seconds=0.2, prefix=prefix).start()
+    time.sleep(0.5)
+    publish_build(client, "20260101-120000-001", prefix=prefix)  # the same build again
+    time.sleep(0.3)
+    follower.stop()
+    other.stop()
+    assert late == ["20260101-120000-001"]
+    assert heard == ["20260101-120000-001"]  # told once, not once per message

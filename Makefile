@@ -3,19 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The CPU wheel on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
+TORCH := 2.13.0
+# -qq: pip prints its errors and nothing else, so a good install is just the step lines below
+# (its warnings were setuptools' notes on the editable build and this machine's index config).
+PIP := $(BIN)/python -m pip install -qq --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install run index test lint format docs bench bench-quick eval train clean
 
+# Reinstalls only when pyproject.toml changed (the stamp is named by its checksum), so an
+# installed venv costs nothing; a failed step leaves no stamp, and the next run tries again.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1" 2>/dev/null
-	@# The CPU wheel on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
-	@$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 2>/dev/null
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e . --group dev 2>/dev/null
+	@test -x $(BIN)/python || { echo "Creating $(VENV)..." && $(PYTHON) -m venv $(VENV); }
+	@echo "Upgrading pip..."
+	@$(PIP) --upgrade "pip>=25.1"
+	@echo "Installing torch $(TORCH) (CPU)..."
+	@$(PIP) torch==$(TORCH)
+	@echo "Installing storybot and dev tools..."
+	@$(PIP) -e . --group dev
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
 install: $(STAMP)
 

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from bench.corpus import generate
+from corpus import generate
 from index.articles import load_articles
 from index.builder import build_index
 from index.errors import IndexCorrupt
@@ -22,8 +22,8 @@ from support import FakeEmbedder
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated corpus of 60 articles (real SQuAD/seed sentences recombined), seeded."""
-    return generate(1200, seed=7, folder=tmp_path_factory.mktemp("corpus")).stories
+    """A generated corpus of about 60 articles, 1,200 sentences, seeded (tests/corpus.py)."""
+    return generate(1200, tmp_path_factory.mktemp("corpus"), seed=7)
 
 
 def test_index_type_follows_corpus_size() -> None:

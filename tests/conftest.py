@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import SEED_STORIES
+from support import NEWSROOM, SEED_STORIES
 
 # PTB 22 warns when RetryAfter.retry_after is read as seconds; opt in to timedelta, as the app does.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -43,6 +43,26 @@ def seed_engine(seed_settings: BotSettings, embedder: Embedder) -> Engine:
     """An Engine over a real FAISS index of the seed story (built once)."""
     build(seed_settings, embedder)
     return Engine(seed_settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def newsroom_settings(tmp_path_factory: pytest.TempPathFactory) -> BotSettings:
+    """The seed story beside three more (tests/data/newsroom): its follow-up, also titled
+    "London talks" and repeating its Witkoff sentence; a budget vote; a harbour fire."""
+    root = tmp_path_factory.mktemp("newsroom")
+    shutil.copytree(SEED_STORIES, root / "stories")
+    for story in NEWSROOM.iterdir():
+        shutil.copy(story, root / "stories" / story.name)
+    return BotSettings(
+        stories=root / "stories", index=root / "var" / "index", state=":memory:", token=None
+    )
+
+
+@pytest.fixture(scope="session")
+def newsroom_engine(newsroom_settings: BotSettings, embedder: Embedder) -> Engine:
+    """An Engine over a real index of the four newsroom stories (built once)."""
+    build(newsroom_settings, embedder)
+    return Engine(newsroom_settings, embedder)
 
 
 @pytest.fixture

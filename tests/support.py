@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_STORIES = ROOT / "stories"
 SEED_FILE = SEED_STORIES / "2025-04-23-london-talks.txt"
 DATA = Path(__file__).resolve().parent / "data"
+NEWSROOM = DATA / "newsroom"  # three more stories to index beside the seed story
 
 
 class FakeEmbedder:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from bot.links import text_fragment_url
-from bot.templates import render
+from bot.templates import render, to_plain
 from index.embedder import Encoder
 from index.reader import Reader, reread
-from index.search import Query, SearchResult, rank, read
+from index.search import Hit, Query, SearchResult, rank, read
 from index.store import Store
+from index.stories import Catalog, slug
+from index.summary import DUPLICATE_COSINE
 
 MAX_QUESTION_CHARS = 1000
 NEARLY = 0.9
@@ -22,7 +26,11 @@ NEARLY = 0.9
 
 @dataclass(frozen=True)
 class Citation:
-    """One quoted sentence and where it comes from; `body[start:end] == sentence`."""
+    """One quoted sentence and where it comes from; `body[start:end] == sentence`.
+
+    `story` is the story's id (`index.stories`); `label` is how replies name the story: its
+    title, with its date or id when another story has the same title.
+    """
 
     article: str
     title: str
@@ -35,11 +43,19 @@ class Citation:
     link: str | None = None
     status: str | None = None
     previous: str | None = None
+    story: str = ""
+    label: str = ""
+
+    @property
+    def source(self) -> str:
+        """The story as a reply names it."""
+        return self.label or self.title
 
     def to_json(self) -> dict[str, Any]:
         """The public `--json` shape of a citation; `status`/`previous` only when an update
         added or changed the sentence."""
         data = asdict(self)
+        del data["label"]  # presentation: `text` shows it
         data["score"] = round(self.score, 4)
         for key in ("status", "previous"):
             if data[key] is None:
@@ -59,34 +75,53 @@ class Answer:
     kind: str = "answer"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def quoted(self) -> int | None:
+        """Which citation the reply quotes as its answer: 0, or None when it quotes none as
+        the answer (declined: the citations are the closest sentences; a summary or what's-new
+        list quotes every citation)."""
+        return 0 if self.kind == "answer" and self.answered and self.citations else None
+
     def to_json(self) -> dict[str, Any]:
-        """The public `--json` shape: question, answered, confidence, text, citations (and any
+        """The public `--json` shape: question (null for none), answered, confidence, kind,
+        text (Telegram HTML), plain (the same as plain text), quoted, citations (and any
         `extra` fields, which never replace those)."""
         data = {
-            "question": self.question,
+            "question": self.question or None,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
+            "kind": self.kind,
             "text": self.text,
+            "plain": to_plain(self.text),
+            "quoted": self.quoted,
             "citations": [c.to_json() for c in self.citations],
         }
         return {**data, **{k: v for k, v in self.extra.items() if k not in data}}
 
 
-def topics(store: Store, limit: int = 3) -> str:
-    """A short phrase naming what the stories are about, for "not in the story" replies."""
-    titles = [a.title for a in store.articles.values()][:limit]
-    if not titles:
+def topics(store: Store, limit: int = 3, catalog: Catalog | None = None) -> str:
+    """A short phrase naming the store's stories, for "not in the story" replies and greetings:
+    `the story “London talks”`, `the stories “A”, “B”, “C” and 2 more`."""
+    stories = [s for s in (catalog or Catalog.of(store)).stories if s.file in store.articles]
+    if not stories:
         return "the stories"
-    more = len(store.articles) - len(titles)
-    named = ", ".join(f"“{t}”" for t in titles)
-    return f"the story {named}" + (f" and {more} more" if more > 0 else "")
+    named = ", ".join(f"“{s.label}”" for s in stories[:limit])
+    if len(stories) == 1:
+        return f"the story {named}"
+    more = len(stories) - min(limit, len(stories))
+    return f"the stories {named}" + (f" and {more} more" if more > 0 else "")
 
 
-def cite(store: Store, index: int, score: float) -> Citation:
+def cite(store: Store, index: int, score: float, catalog: Catalog | None = None) -> Citation:
     """A Citation for the store's sentence number `index`; a sentence that an update of the
-    story changed gets status "changed" and its earlier wording."""
+    story changed gets status "changed" and its earlier wording.
+
+    `catalog` names the stories (default: the store's own); a substore is cited with the served
+    store's catalog, so that its citations carry the same labels as everywhere else.
+    """
     sentence = store.sentences[index]
     article = store.articles[sentence.article]
+    story = (catalog or Catalog.of(store)).of_file(article.id)
     previous = store.revised.get(sentence.key)
     link = (
         text_fragment_url(article.url, article.body, sentence.start, sentence.end)
@@ -105,6 +140,8 @@ def cite(store: Store, index: int, score: float) -> Citation:
         link=link,
         status=None if previous is None else "changed",
         previous=previous,
+        story=story.id if story else slug(article.id),
+        label=story.label if story else article.title,
     )
 
 
@@ -114,9 +151,31 @@ def clean_question(text: str) -> str:
     return " ".join(printable.split())[:MAX_QUESTION_CHARS]
 
 
-def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answer:
+def distinct(store: Store, hits: list[Hit], limit: int) -> list[Hit]:
+    """Up to `limit` hits, best first, without near-duplicates of a better one (the same
+    sentence in a story and in its follow-up is listed once)."""
+    kept: list[Hit] = []
+    vectors: list[np.ndarray] = []
+    for hit in hits:
+        if len(kept) == limit:
+            break
+        vector = np.asarray(store.sentence_index.reconstruct(hit.index), dtype=np.float32)
+        if any(float(vector @ v) >= DUPLICATE_COSINE for v in vectors):
+            continue
+        kept.append(hit)
+        vectors.append(vector)
+    return kept
+
+
+def from_result(
+    store: Store, result: SearchResult, citations: int = 3, catalog: Catalog | None = None
+) -> Answer:
     """Turn a search result into a rendered Answer (answer or decline)."""
-    cited = [cite(store, hit.index, hit.score) for hit in result.hits[:citations]]
+    catalog = catalog or Catalog.of(store)
+    cited = [
+        cite(store, hit.index, hit.score, catalog)
+        for hit in distinct(store, result.hits, citations)
+    ]
     if result.answered and cited:
         changed = cited[0].status == "changed"
         text = render(
@@ -131,7 +190,7 @@ def from_result(store: Store, result: SearchResult, citations: int = 3) -> Answe
             "not_in_story",
             citations=cited,
             related=result.related,
-            topics=topics(store),
+            topics=topics(store, catalog=catalog),
         )
         kind = "related" if result.related else "declined"
     return Answer(
@@ -172,18 +231,19 @@ def answer_query(
     citations: int = 3,
     avoid: str | None = None,
     reader: Reader | None = None,
+    catalog: Catalog | None = None,
 ) -> Answer:
     """Answer `question`, already encoded as `query`, from the store: retrieve candidates,
     let the reader (when given) choose among the best of them, decide, render."""
     if query is None:
-        text = render("empty_question", topics=topics(store))
+        text = render("empty_question", topics=topics(store, catalog=catalog))
         return Answer(question, False, 0.0, [], text, kind="empty")
     result = rank(store, query.vector, query.text, k=max(citations, 10), qtokens=query.tokens)
     if reader is not None:
         result = reread(store, result, reader)
     if avoid is not None:
         result = pass_over(result, avoid)
-    return replace(from_result(store, result, citations), question=question)
+    return replace(from_result(store, result, citations, catalog), question=question)
 
 
 def answer_question(

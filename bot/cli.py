@@ -112,6 +112,28 @@ def _questions(args: Iterable[str]) -> Iterable[str]:
             yield arg
 
 
+story_option = click.option(
+    "--story",
+    "story_refs",
+    multiple=True,
+    metavar="ID",
+    help="Answer from this story only (repeatable); `storybot stories` lists the ids.",
+)
+
+
+def _chosen(engine: Any, refs: Iterable[str]) -> list[Any]:
+    """The stories `--story` names (an id, a file or a list number), or a one-line error."""
+    chosen = []
+    for ref in refs:
+        found = engine.catalog.find(ref)
+        if len(found) != 1:
+            known = ", ".join(s.id for s in (found or engine.catalog.stories))
+            what = "matches several stories" if found else "is no story here"
+            raise click.BadParameter(f"{ref!r} {what}; one of: {known}", param_hint="--story")
+        chosen.append(found[0])
+    return chosen
+
+
 @click.group()
 def cli() -> None:
     """storybot: answers questions about news stories, citing the sentence that says so.
@@ -151,9 +173,16 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool) ->
 
 @cli.command()
 @folder_options
+@story_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
 @click.argument("questions", nargs=-1, required=True)
-def ask(stories: Path | None, index_dir: Path | None, as_json: bool, questions: tuple[str]) -> None:
+def ask(
+    stories: Path | None,
+    index_dir: Path | None,
+    story_refs: tuple[str, ...],
+    as_json: bool,
+    questions: tuple[str],
+) -> None:
     """Answer questions; `-` reads one question per line from stdin.
 
     Example: storybot ask --json "Who is Steve Witkoff?" "Why did Rubio cancel?"
@@ -161,8 +190,9 @@ def ask(stories: Path | None, index_dir: Path | None, as_json: bool, questions: 
     from bot.templates import to_plain
 
     engine = _engine(make_settings(stories, index_dir))
+    chosen = _chosen(engine, story_refs)
     for question in _questions(questions):
-        answer = engine.ask(question)
+        answer = engine.ask(question, stories=chosen)
         if as_json:
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         else:
@@ -171,28 +201,54 @@ def ask(stories: Path | None, index_dir: Path | None, as_json: bool, questions: 
 
 @cli.command()
 @folder_options
+@story_option
 @click.option("--sentences", "-n", type=click.IntRange(1, 10), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("topic", nargs=-1)
 def summary(
     stories: Path | None,
     index_dir: Path | None,
+    story_refs: tuple[str, ...],
     sentences: int,
     as_json: bool,
     topic: tuple[str],
 ) -> None:
-    """An extractive summary of the stories, or of what they say about TOPIC.
+    """An extractive summary of one story, or of what it says about TOPIC.
+
+    The story is the one --story names; else the one TOPIC is about; else the most recently
+    updated (the reply says which). A topic summary lists only sentences about the topic.
 
     Example: storybot summary ceasefire --sentences 3
     """
     from bot.templates import to_plain
 
     engine = _engine(make_settings(stories, index_dir))
-    answer = engine.summary(" ".join(topic) or None, sentences)
+    chosen = _chosen(engine, story_refs)
+    answer = engine.summary(" ".join(topic) or None, sentences, chosen)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         click.echo(to_plain(answer.text))
+
+
+@cli.command("stories")
+@folder_options
+@click.option("--json", "as_json", is_flag=True, help="Print the list as a JSON array.")
+def stories_command(stories: Path | None, index_dir: Path | None, as_json: bool) -> None:
+    """List the indexed stories: id, publication and update dates, sentences, title.
+
+    Example: storybot stories --json
+    """
+    catalog = _engine(make_settings(stories, index_dir)).catalog
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in catalog], ensure_ascii=False))
+        return
+    width = max((len(s.id) for s in catalog), default=2)
+    for s in catalog:
+        dates = s.published or "-"
+        if s.updated and s.updated != s.published:
+            dates += f", updated {s.updated}"
+        click.echo(f"{s.id:<{width}}  {s.title} ({dates}; {s.sentences} sentences)")
 
 
 @cli.command()

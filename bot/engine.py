@@ -3,12 +3,19 @@
 The bot, the terminal chat and the CLI all answer through one Engine, so they give the same
 answers. `reload_if_changed` swaps in a newly built index without a restart: the new store is
 loaded completely before it replaces the old one, so no question ever sees a half-loaded index.
+
+Asked with `stories`, the engine answers from those stories only, through a substore
+(`index.substore`) made once per choice of stories and build and kept beside the store. A
+summary is always of one story: the one asked for, else the one its topic is about, else the
+most recently updated one, and its header says which.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.answer import Answer, answer_query, cite, read_question, topics
@@ -24,9 +31,13 @@ from index.onnx_encoder import export_onnx
 from index.reader import MODEL_FILE, READER_DIR, Reader
 from index.search import Query, default_params
 from index.store import FORMAT_VERSION, Store, current_build, load_store, read_manifest
-from index.summary import summarize
+from index.stories import Catalog, Story
+from index.substore import narrow
+from index.summary import summarize, topic_article
 
 log = logging.getLogger(__name__)
+
+SUBSTORES = 32
 
 
 def index_is_current(stories: Path, index_dir: Path, model: str | None = None) -> bool:
@@ -106,6 +117,33 @@ def load_reader(settings: BotSettings) -> Reader | None:
     return Reader(Path(settings.reader) if settings.reader else READER_DIR)
 
 
+@dataclass
+class Served:
+    """One loaded build: its store, its stories, and the substores made from it so far."""
+
+    store: Store
+    catalog: Catalog
+    substores: dict[frozenset[str], Store] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, store: Store) -> Served:
+        return cls(store, Catalog.of(store))
+
+    def scope(self, stories: Sequence[Story]) -> Store:
+        """The store narrowed to `stories` (those still in this build); all of it for none."""
+        files = frozenset(s.file for s in stories if self.catalog.of_file(s.file))
+        if not files or len(files) == len(self.catalog):
+            return self.store
+        store = self.substores.get(files)
+        if store is None:
+            # Two threads may both make it; either result is the same, and the dict stays whole.
+            store = narrow(self.store, files)
+            if len(self.substores) >= SUBSTORES:
+                self.substores.pop(next(iter(self.substores)), None)
+            self.substores[files] = store
+        return store
+
+
 class Engine:
     """Answers questions and summarises from the served index."""
 
@@ -114,8 +152,18 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.encoder: Encoder = encoder or query_encoder(settings)
-        self.store: Store = load_store(settings.index, expect_model=self.encoder.name)
+        self.served = Served.of(load_store(settings.index, expect_model=self.encoder.name))
         self.reader = reader or load_reader(settings)
+
+    @property
+    def store(self) -> Store:
+        """The served store (every story)."""
+        return self.served.store
+
+    @property
+    def catalog(self) -> Catalog:
+        """The served stories."""
+        return self.served.catalog
 
     def reload_if_changed(self) -> bool:
         """Load the newly served build, if the index now points at another one."""
@@ -127,41 +175,108 @@ class Engine:
         except (IndexNotBuilt, IndexCorrupt, IndexMismatch) as exc:
             log.warning("new index not loaded, still serving the old one: %s", exc)
             return False
-        self.store = store  # one assignment: a question sees the old store or the new one
+        # One assignment: a question sees the old build (and its stories) or the new one.
+        self.served = Served.of(store)
         log.info("serving index build %s", store.build_id)
         return True
 
-    def ask(self, question: str, avoid: str | None = None) -> Answer:
-        """Answer a question from the current store (passing over sentence id `avoid` when
-        another sentence is nearly as good: see `pass_over`)."""
-        return self.answer(question, self.read(question), avoid)
+    def ask(self, question: str, avoid: str | None = None, stories: Sequence[Story] = ()) -> Answer:
+        """Answer a question from the current store, or from `stories` only (passing over
+        sentence id `avoid` when another sentence is nearly as good: see `pass_over`)."""
+        return self.answer(question, self.read(question), avoid, stories)
 
     def read(self, question: str) -> Query | None:
         """Encode the question (see `read_question`)."""
         return read_question(self.encoder, question)
 
-    def answer(self, question: str, query: Query | None, avoid: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        query: Query | None,
+        avoid: str | None = None,
+        stories: Sequence[Story] = (),
+    ) -> Answer:
         """The rest of `ask`: retrieve, read the best candidates, cite and render."""
+        served = self.served
         return answer_query(
-            self.store, question, query, self.settings.citations, avoid=avoid, reader=self.reader
+            served.scope(stories),
+            question,
+            query,
+            self.settings.citations,
+            avoid=avoid,
+            reader=self.reader,
+            catalog=served.catalog,
         )
 
-    def summary(self, topic: str | None = None, sentences: int | None = None) -> Answer:
-        """A cited extractive summary of the stories, or of what they say about a topic."""
-        store = self.store
-        n = sentences or self.settings.summary_sentences
-        result = summarize(store, self.encoder, topic, n)
-        question = f"/summary {topic}" if topic else "/summary"
-        if not result.covered:
-            text = render("not_in_story", citations=[], related=False, topics=topics(store))
-            return Answer(question, False, result.confidence, [], text, kind="declined")
-        citations = [cite(store, i, s) for i, s in zip(result.indices, result.scores, strict=True)]
-        text = render("summary", citations=citations, topic=topic)
-        return Answer(question, True, result.confidence, citations, text, kind="summary")
+    def summary(
+        self,
+        topic: str | None = None,
+        sentences: int | None = None,
+        stories: Sequence[Story] = (),
+        picker: str = "--story ID",
+    ) -> Answer:
+        """A cited extractive summary of one story, or of what it says about a topic.
 
-    def whatsnew(self, since: str | None = None) -> Answer:
-        """Sentences added or changed since build `since` (default: the previous update)."""
-        return whats_new(self.store, since)
+        The story is the one of `stories` (default: all of them) that the topic is about, or
+        else the most recently updated; when there was a choice, the reply says how it was made
+        and that `picker` picks another.
+        """
+        served = self.served
+        pool = [s for s in stories if served.catalog.of_file(s.file)] or served.catalog.stories
+        topic = " ".join(topic.split()) if topic else None
+        n = sentences or self.settings.summary_sentences
+        why = None
+        if len(pool) == 1:
+            story: Story | None = pool[0]
+        elif topic:
+            file = topic_article(served.scope(pool), self.encoder, topic)
+            story, why = (served.catalog.of_file(file) if file else None), "topic"
+        else:
+            story, why = served.catalog.latest(pool), "latest"
+        store = served.scope([story] if story else pool)
+        result = summarize(store, self.encoder, topic, n) if story else None
+        if result is None or not result.covered:
+            text = render(
+                "not_in_story",
+                citations=[],
+                related=False,
+                topics=topics(store, catalog=served.catalog),
+            )
+            confidence = result.confidence if result else 0.0
+            return Answer(topic or "", False, confidence, [], text, kind="declined")
+        assert story is not None  # a covered summary was made of one story
+        citations = [
+            cite(store, i, s, served.catalog)
+            for i, s in zip(result.indices, result.scores, strict=True)
+        ]
+        text = render(
+            "summary",
+            citations=citations,
+            topic=topic,
+            story=story.label,
+            why=why,
+            among=len(pool),
+            picker=picker,
+        )
+        extra = {"story": story.id, "topic": topic}
+        return Answer(
+            topic or "", True, result.confidence, citations, text, kind="summary", extra=extra
+        )
+
+    def whatsnew(self, since: str | None = None, stories: Sequence[Story] = ()) -> Answer:
+        """Sentences added or changed since build `since` (default: the previous update), in
+        every story or in `stories` only."""
+        served = self.served
+        answer = whats_new(served.scope(stories), since)
+        changed = sorted({c.story for c in answer.citations})
+        scoped = [s.id for s in stories if served.catalog.of_file(s.file)]
+        only = scoped if len(scoped) == 1 else changed
+        extra = {
+            **answer.extra,
+            "story": only[0] if len(only) == 1 else None,
+            "stories": changed,
+        }
+        return replace(answer, question="", extra=extra)
 
 
 def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:

@@ -3,6 +3,12 @@
 Maximal marginal relevance over sentence embeddings: each pick is the sentence most relevant to
 the stories (closeness to their centroid) or to a topic (hybrid search score), minus its
 similarity to what was already picked; near-duplicates are never picked twice.
+
+A topic summary lists only sentences about the topic: those whose search score is at least
+ABOUT_SHARE of the best one's. So it may hold fewer than N sentences rather than be padded with
+unrelated ones. (On the seed story the share splits cleanly: "Crimea" keeps the sentence naming
+it, at 1.0, and the next one, "…control over the peninsula", at 0.73; the best of the rest
+scores 0.52. "ceasefire" keeps its three sentences, 0.81 and up, over 0.39 for the next.)
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from index.store import Store
 
 MAX_SENTENCES = 10
 DUPLICATE_COSINE = 0.9
+ABOUT_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,11 @@ def summarize(
         result = search(store, encoder, topic, k=pool)
         if not result.related:
             return Summary(topic, [], [], False, result.confidence)
-        ids = np.array([h.index for h in result.hits], dtype=np.int64)
-        scores = np.array([h.score for h in result.hits], dtype=np.float32)
+        best = result.hits[0].score
+        about = [h for h in result.hits if h.score >= ABOUT_SHARE * best] if best > 0 else []
+        about = about or result.hits[:1]
+        ids = np.array([h.index for h in about], dtype=np.int64)
+        scores = np.array([h.score for h in about], dtype=np.float32)
         relevance = (scores - scores.min()) / (np.ptp(scores) or 1.0)
         confidence = result.confidence
     else:
@@ -87,3 +97,10 @@ def summarize(
         covered=True,
         confidence=confidence,
     )
+
+
+def topic_article(store: Store, encoder: Encoder, topic: str) -> str | None:
+    """The article a topic is most about — the one holding its best match — or None when the
+    stories do not cover it."""
+    result = search(store, encoder, topic, k=1)
+    return result.hits[0].sentence.article if result.related and result.hits else None

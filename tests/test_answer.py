@@ -56,6 +56,7 @@ def test_templates_escape_story_and_question_html() -> None:
     citation = {
         "sentence": 'He said <b>"5 < 6"</b> & left',
         "title": "A <i>title</i>",
+        "source": "A <i>title</i>",
         "url": None,
         "link": 'https://example.com/?a=1&b="2"',
         "paragraph": 2,

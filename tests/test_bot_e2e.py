@@ -46,7 +46,7 @@ async def test_group_ask_with_bot_name_reply_and_mention(
         server.group_text("just chatting among ourselves about Witkoff")
         server.group_text("/summary")
         fourth = (await server.await_for("sendMessage", 4, timeout=30))[-1]
-    assert fourth["text"].startswith("<b>Summary</b>")
+    assert fourth["text"].startswith("<b>Summary of “London talks”</b>")
     assert fourth["text"].count("London talks, ¶") == 5
     assert validate_telegram_html(fourth["text"]) is None
     assert len(server.sent()) == 4, "the bot must not answer chatter it was not addressed in"

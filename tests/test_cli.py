@@ -107,7 +107,14 @@ def test_summary_json_has_the_ask_shape(folders: list[str]) -> None:
     obj = json.loads(result.output)
     assert obj["answered"] is True
     assert len(obj["citations"]) == 3
-    assert set(obj) == {"question", "answered", "confidence", "text", "citations"}
+    assert set(obj) == {
+        *("question", "answered", "confidence", "text", "citations"),
+        *("kind", "plain", "quoted", "story", "topic"),
+    }
+    assert obj["question"] is None and obj["topic"] is None, "never the command, /summary"
+    assert obj["story"] == "2025-04-23-london-talks" and obj["quoted"] is None
+    assert obj["plain"].startswith("Summary of “London talks”\n1. ")
+    assert "<" not in obj["plain"] and obj["text"].startswith("<b>Summary of")
 
 
 def test_index_warns_about_bad_files_and_strict_fails(stories_dir: Path, tmp_path: Path) -> None:
@@ -173,7 +180,7 @@ def test_chat_answers_piped_questions_and_exits(folders: list[str]) -> None:
     result = run(["chat", *folders], stdin="Where is Witkoff going?\n/summary ceasefire\n")
     assert result.exit_code == 0
     assert "Steve Witkoff" in result.output
-    assert "What the story says about “ceasefire”" in result.output
+    assert "What “London talks” says about “ceasefire”" in result.output
 
 
 def test_whatsnew_json_lists_changed_and_added_sentences(stories_dir: Path, tmp_path: Path) -> None:

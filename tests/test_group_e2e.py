@@ -58,8 +58,11 @@ async def test_group_summary_with_and_without_bot_name_topic_and_count(
         server.group_text("/summary 50")
         longest = (await server.await_for("sendMessage", 4))[-1]
         await asyncio.sleep(0.3)
-    assert plain["text"].startswith("<b>Summary</b>") and citations_in(plain["text"]) == 5
-    assert topic["text"].startswith("<b>What the story says about “ceasefire”</b>")
+    assert (
+        plain["text"].startswith("<b>Summary of “London talks”</b>")
+        and citations_in(plain["text"]) == 5
+    )
+    assert topic["text"].startswith("<b>What “London talks” says about “ceasefire”</b>")
     assert citations_in(topic["text"]) == 3
     assert "ceasefire" in topic["text"].lower().split("</b>", 1)[1]
     assert "not in the story" in declined["text"] and citations_in(declined["text"]) == 0

@@ -51,7 +51,7 @@ def _result(question: str, citation: Citation, rank: int) -> InlineQueryResultAr
     return InlineQueryResultArticle(
         id=f"{rank}-{hashlib.sha1(key.encode()).hexdigest()[:16]}",
         title=_short(citation.sentence),
-        description=f"{citation.title}, paragraph {citation.paragraph}",
+        description=f"{citation.source}, paragraph {citation.paragraph}",
         input_message_content=InputTextMessageContent(
             split_message(html)[0],
             parse_mode=ParseMode.HTML,

@@ -1,0 +1,136 @@
+"""The `storybot` CLI with several stories, end to end through CliRunner: `stories`, `--story`,
+summaries of one story, and the JSON fields."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.engine import Engine
+from bot.settings import BotSettings
+
+SEED = "2025-04-23-london-talks"
+FOLLOW_UP = "2025-04-24-london-talks"
+BUDGET = "2025-05-02-budget-vote"
+FIRE = "2025-03-10-harbour-fire"
+WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
+
+
+def run(args: list[str], stdin: str | None = None) -> click.testing.Result:
+    return CliRunner().invoke(cli, args, input=stdin, catch_exceptions=False)
+
+
+@pytest.fixture
+def newsroom(newsroom_settings: BotSettings, newsroom_engine: Engine) -> list[str]:
+    """--stories/--index options for the session's built four-story index."""
+    return ["--stories", str(newsroom_settings.stories), "--index", str(newsroom_settings.index)]
+
+
+@pytest.fixture
+def seed(seed_settings: BotSettings, seed_engine: Engine) -> list[str]:
+    """--stories/--index options for the session's built seed index."""
+    return ["--stories", str(seed_settings.stories), "--index", str(seed_settings.index)]
+
+
+def numbered(text: str) -> list[str]:
+    """The numbered lines of a summary."""
+    return [line for line in text.splitlines() if re.match(r"\d+\. ", line)]
+
+
+def test_stories_json_lists_each_story_with_its_id_and_dates(newsroom: list[str]) -> None:
+    result = run(["stories", "--json", *newsroom])
+    assert result.exit_code == 0
+    stories = {s["id"]: s for s in json.loads(result.output)}
+    assert list(stories) == [FIRE, SEED, FOLLOW_UP, BUDGET], "in file order"
+    for story in stories.values():
+        assert set(story) == {"id", "title", "file", "published", "updated", "sentences"}
+    assert stories[SEED] == {
+        "id": SEED,
+        "title": "London talks",
+        "file": f"{SEED}.txt",
+        "published": "2025-04-23",
+        "updated": "2025-04-23",
+        "sentences": 16,
+    }
+    assert stories[FOLLOW_UP]["title"] == "London talks"
+    assert stories[FOLLOW_UP]["updated"].startswith("2025-04-24")
+    assert stories[BUDGET]["sentences"] == 4
+    plain = run(["stories", *newsroom]).output.splitlines()
+    assert len(plain) == 4 and plain[1].startswith(SEED) and "16 sentences" in plain[1]
+
+
+def test_ask_story_answers_from_that_story_only(newsroom: list[str]) -> None:
+    question = "Who is Steve Witkoff?"
+    everywhere = json.loads(run(["ask", "--json", *newsroom, question]).output)
+    assert everywhere["answered"] and everywhere["quoted"] == 0
+    assert WITKOFF in everywhere["citations"][0]["sentence"]
+    budget = json.loads(run(["ask", "--json", *newsroom, "--story", BUDGET, question]).output)
+    assert budget["answered"] is False and budget["quoted"] is None
+    assert {c["story"] for c in budget["citations"]} <= {BUDGET}
+    both = run(["ask", "--json", *newsroom, "--story", BUDGET, "--story", "1", question])
+    assert {c["story"] for c in json.loads(both.output)["citations"]} <= {BUDGET, FIRE}
+
+
+def test_same_titled_stories_are_cited_apart_and_a_shared_sentence_once(
+    newsroom: list[str],
+) -> None:
+    obj = json.loads(run(["ask", "--json", *newsroom, "Who is Steve Witkoff?"]).output)
+    sentences = [c["sentence"] for c in obj["citations"]]
+    assert sum(WITKOFF in s for s in sentences) == 1, "both London talks files carry it"
+    assert len(sentences) == 3
+    first = obj["citations"][0]
+    date = "23 Apr 2025" if first["story"] == SEED else "24 Apr 2025"
+    assert f"— London talks, {date}, paragraph {first['paragraph']}" in obj["plain"]
+    assert obj["plain"] == obj["plain"].strip() and "<b>" in obj["text"]
+    assert "<" not in obj["plain"]
+
+
+def test_an_unknown_story_is_a_clear_error(newsroom: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["ask", *newsroom, "--story", "sourdough", "Who?"])
+    assert result.exit_code == 2
+    assert "'sourdough' is no story here" in result.output and SEED in result.output
+    assert "Traceback" not in result.output
+    ambiguous = CliRunner().invoke(cli, ["summary", *newsroom, "--story", "london"])
+    assert ambiguous.exit_code == 2 and "matches several stories" in ambiguous.output
+
+
+def test_summary_of_several_stories_is_of_the_latest_one_and_says_so(
+    newsroom: list[str],
+) -> None:
+    obj = json.loads(run(["summary", "--json", *newsroom]).output)
+    assert obj["story"] == BUDGET and obj["question"] is None
+    assert {c["story"] for c in obj["citations"]} == {BUDGET}, "never a mix of stories"
+    lines = obj["plain"].splitlines()
+    assert lines[0] == "Summary of “Parliament passes the 2026 budget”"
+    assert lines[1].startswith("The most recently updated of 4 stories; --story ID picks")
+
+
+def test_summary_story_names_that_story_in_the_header(newsroom: list[str]) -> None:
+    result = run(["summary", *newsroom, "--story", FOLLOW_UP, "-n", "2"])
+    lines = result.output.splitlines()
+    assert lines[0] == "Summary of “London talks, 24 Apr 2025”"
+    assert len(numbered(result.output)) == 2
+    assert all("(London talks, 24 Apr 2025, ¶" in line for line in numbered(result.output))
+    two = json.loads(run(["summary", "--json", *newsroom, "--story", SEED, "--story", FIRE]).output)
+    assert two["story"] == SEED, "the more recently updated of the two"
+    assert "of 2 stories" in two["plain"]
+
+
+def test_a_topic_summary_is_of_the_story_it_is_about_and_not_padded(
+    newsroom: list[str], seed: list[str]
+) -> None:
+    obj = json.loads(run(["summary", "--json", *newsroom, "Crimea"]).output)
+    assert obj["story"] == SEED and obj["topic"] == "Crimea" and obj["question"] == "Crimea"
+    assert obj["plain"].startswith("What “London talks, 23 Apr 2025” says about “Crimea”")
+    assert "Of 4 stories, this one says most about it" in obj["plain"]
+    assert 1 <= len(obj["citations"]) < 5, "fewer than five when fewer are about Crimea"
+    assert "Crimea" in obj["citations"][0]["sentence"]
+    alone = json.loads(run(["summary", "--json", *seed, "Crimea"]).output)
+    assert [c["sentence"] for c in alone["citations"]] == [c["sentence"] for c in obj["citations"]]
+    budget = json.loads(run(["summary", "--json", *newsroom, "budget", "-n", "10"]).output)
+    assert budget["story"] == BUDGET and len(budget["citations"]) < 4

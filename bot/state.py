@@ -1,4 +1,5 @@
-"""Per-chat state behind one small interface: cooldowns, what a chat has seen, earlier questions.
+"""Per-chat state behind one small interface: cooldowns, what a chat has seen, earlier questions,
+the story it follows.
 
 `ChatState` is the interface; `SqliteState` is the default (a file under var/, or `:memory:`),
 safe to share between threads. A server-backed store (Redis, Postgres) can implement the same
@@ -24,6 +25,19 @@ class ChatState(Protocol):
     def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
         """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left."""
         ...
+
+
+FOLLOWED_STORY = "story"
+
+
+def followed_story(state: ChatState, chat_id: int) -> str | None:
+    """The id of the story this chat follows (`/story`), or None: it is answered from all."""
+    return state.get(chat_id, FOLLOWED_STORY) or None
+
+
+def follow_story(state: ChatState, chat_id: int, story_id: str | None) -> None:
+    """Answer this chat from one story from now on, or (None) from every story again."""
+    state.put(chat_id, FOLLOWED_STORY, story_id or "")
 
 
 class SqliteState:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.telegram.handlers import strip_mention, summary_args
+from bot.conversation import summary_args
+from bot.telegram.handlers import strip_mention
 
 
 @pytest.mark.parametrize(

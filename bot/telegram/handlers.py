@@ -1,10 +1,13 @@
-"""Telegram handlers: thin async functions that read the question, answer it, and reply.
+"""Telegram handlers: thin async functions that hand each message to the conversation and reply.
 
-Private chat: any text is a question. Groups (privacy mode on): `/ask question` (also
-`/ask@botname`), a reply to one of the bot's messages, or a message that mentions the bot; the
-bot says nothing in a group unless addressed. A reply to one of its answers is a follow-up, read
-with the earlier question (`bot.followup`). `/summary` has a per-chat cooldown in groups; the
-first request during it gets one short note, later ones are ignored until it ends.
+What a message means and what the reply says is `bot.conversation`'s, shared with the terminal
+chat; these handlers add only what is Telegram's. Private chat: any text is a question. Groups
+(privacy mode on): `/ask question` (also `/ask@botname`), a reply to one of the bot's messages,
+or a message that mentions the bot; the bot says nothing in a group unless addressed, and
+answers an unknown command there only when it names the bot (`/foo@botname`). A reply to one of
+its answers is a follow-up, read with the earlier question (`bot.followup`). `/summary` has a
+per-chat cooldown in groups; the first request during it gets one short note, later ones are
+ignored until it ends.
 Answering runs in a worker thread (the encoder and the reader release the GIL while they
 compute, so the event loop keeps serving other chats).
 """
@@ -14,25 +17,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 from telegram import Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
-from bot.answer import Answer, topics
+from bot.conversation import Command, Conversation, Reply, parse
 from bot.engine import Engine
-from bot.followup import Earlier, follow_up, recall, remember
+from bot.followup import Earlier, recall, remember
 from bot.state import ChatState
 from bot.telegram.guard import addressed, replies_to_bot
 from bot.telegram.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
 from bot.telegram.telegram_text import split_message
 from bot.templates import render
-from index.splitter import sentence_key
-from index.summary import MAX_SENTENCES
 
 log = logging.getLogger(__name__)
 
-SEEN_BUILD = "seen_build"
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
@@ -46,6 +47,16 @@ def state_of(context: ContextTypes.DEFAULT_TYPE) -> ChatState:
     """The per-chat state stored in bot_data at startup."""
     state: ChatState = context.bot_data["state"]
     return state
+
+
+def conversation_of(context: ContextTypes.DEFAULT_TYPE) -> Conversation:
+    """The conversation over the engine and the state (made on first use)."""
+    conversation = context.bot_data.get("conversation")
+    if conversation is None:
+        conversation = Conversation(engine_of(context), state_of(context))
+        context.bot_data["conversation"] = conversation
+    assert isinstance(conversation, Conversation)
+    return conversation
 
 
 async def send_html(message: Message, html: str) -> list[Message]:
@@ -63,26 +74,6 @@ async def send_html(message: Message, html: str) -> list[Message]:
     return sent
 
 
-async def reply_answer(
-    message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
-) -> Answer:
-    """Answer `question` (on a worker thread) and reply with the rendered answer.
-
-    When `message` replies to one of the bot's answers, it is a follow-up (`bot.followup`).
-    """
-    engine = engine_of(context)
-    text, avoid = follow_up(earlier_of(message, context), question)
-    # On a worker thread: the encoder and the reader are model calls that release the GIL
-    # (tens of ms), so other chats go on meanwhile.
-    answer = await asyncio.to_thread(engine.ask, text, avoid)
-    sent = await send_html(message, answer.text)
-    first = answer.citations[0] if answer.answered else None
-    earlier = Earlier(text, sentence_key(first.article, first.sentence) if first else None)
-    for reply in sent:
-        remember(state_of(context), reply.chat_id, reply.message_id, earlier)
-    return answer
-
-
 def earlier_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Earlier | None:
     """What the bot's message that `message` replies to answered, if it is one of the bot's."""
     if not replies_to_bot(message, context.bot.id) or message.reply_to_message is None:
@@ -90,17 +81,51 @@ def earlier_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Earlier 
     return recall(state_of(context), message.chat_id, message.reply_to_message.message_id)
 
 
-def summary_args(args: list[str]) -> tuple[str | None, int | None]:
-    """`/summary [topic] [N]` arguments: a trailing whole number is N (clamped to 1..10).
+def summary_cooldown(
+    message: Message, context: ContextTypes.DEFAULT_TYPE
+) -> Callable[[], Reply | None] | None:
+    """In a group, the check a summary passes first: None (go ahead), else one short note per
+    cooldown, then silence."""
+    if message.chat.type not in GROUPS:
+        return None
+    state, chat_id = state_of(context), message.chat_id
+    cooldown = context.bot_data["settings"].summary_cooldown
 
-    >>> summary_args(["ceasefire", "talks", "3"])
-    ('ceasefire talks', 3)
+    def check() -> Reply | None:
+        left = state.acquire(chat_id, "summary", cooldown)
+        if left <= 0:
+            return None
+        if state.acquire(chat_id, "summary_note", cooldown) == 0:
+            ago, seconds = round(cooldown - left), max(1, round(left))
+            return Reply(render("cooldown", ago=ago, seconds=seconds))
+        return Reply(None)
+
+    return check
+
+
+async def converse(message: Message, context: ContextTypes.DEFAULT_TYPE, command: Command) -> None:
+    """Reply to `message`, understood as `command`, through the conversation.
+
+    When `message` replies to one of the bot's answers, it is a follow-up (`bot.followup`), and
+    what each part of the reply answered is remembered for the replies to it.
     """
-    count = None
-    if args and args[-1].isdecimal():
-        count = max(1, min(int(args[-1]), MAX_SENTENCES))
-        args = args[:-1]
-    return " ".join(args) or None, count
+    conversation = conversation_of(context)
+    # On a worker thread: the encoder and the reader are model calls that release the GIL
+    # (tens of ms), so other chats go on meanwhile.
+    reply = await asyncio.to_thread(
+        conversation.respond,
+        message.chat_id,
+        command,
+        earlier_of(message, context),
+        context.bot.username,
+        summary_cooldown(message, context),
+    )
+    if not reply.html:
+        return
+    sent = await send_html(message, reply.html)
+    if reply.earlier is not None:
+        for part in sent:
+            remember(state_of(context), part.chat_id, part.message_id, reply.earlier)
 
 
 def strip_mention(text: str, username: str) -> str:
@@ -113,65 +138,58 @@ def strip_mention(text: str, username: str) -> str:
     return " ".join(re.sub(pattern, " ", text, flags=re.IGNORECASE).split())
 
 
+async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not message.text or message.chat.type == ChatType.CHANNEL:
+        return
+    command = parse(message.text, context.bot.username)
+    if command is None:
+        return  # for another bot
+    if command.kind == "ask" and not command.text and message.reply_to_message:
+        # `/ask` sent as a reply asks the replied-to message's text.
+        command = parse(f"/ask {message.reply_to_message.text or ''}") or command
+    await converse(message, context, command)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the greeting and usage."""
-    if update.effective_message:
-        store = engine_of(context).store
-        help_text = render("help", topics=topics(store), username=context.bot.username)
-        await send_html(update.effective_message, help_text)
+    await _command(update, context)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer `/ask question` (the question is the command's arguments)."""
-    message = update.effective_message
-    if message is None:
-        return
-    question = " ".join(context.args or [])
-    if not question and message.reply_to_message and message.reply_to_message.text:
-        question = message.reply_to_message.text
-    await reply_answer(message, context, question)
+    """Answer `/ask question` (or, sent as a reply, the replied-to message)."""
+    await _command(update, context)
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Reply with a cited extractive summary, optionally about a topic (`/summary [topic] [N]`)."""
-    message = update.effective_message
-    if message is None:
-        return
-    state, chat_id = state_of(context), message.chat_id
-    if message.chat.type in GROUPS:
-        cooldown = context.bot_data["settings"].summary_cooldown
-        left = state.acquire(chat_id, "summary", cooldown)
-        if left > 0:
-            if state.acquire(chat_id, "summary_note", cooldown) == 0:
-                ago, seconds = round(cooldown - left), max(1, round(left))
-                await send_html(message, render("cooldown", ago=ago, seconds=seconds))
-            return
-    topic, count = summary_args(context.args or [])
-    engine = engine_of(context)
-    build = engine.store.build_id
-    answer = await asyncio.to_thread(engine.summary, topic, count)
-    state.put(chat_id, SEEN_BUILD, build)
-    await send_html(message, answer.text)
+    """Reply with a cited extractive summary of one story (`/summary [topic] [N]`)."""
+    await _command(update, context)
 
 
 async def whatsnew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the sentences added or changed since this chat's last /summary or /whatsnew."""
+    await _command(update, context)
+
+
+async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other command: `/story`, or an unknown one (answered in a group only when it names
+    the bot, since other bots' commands arrive here too)."""
     message = update.effective_message
-    if message is None:
+    if message is None or not message.text:
         return
-    state = state_of(context)
-    seen = state.get(message.chat_id, SEEN_BUILD)
-    answer = await asyncio.to_thread(engine_of(context).whatsnew, seen)
-    # Recorded before sending, so a second /whatsnew right behind this one lists nothing twice.
-    state.put(message.chat_id, SEEN_BUILD, answer.extra["build"])
-    await send_html(message, answer.text)
+    named = message.text.split(maxsplit=1)[0].partition("@")[2]
+    if message.chat.type in GROUPS and not named:
+        parsed = parse(message.text)
+        if parsed is None or parsed.kind == "unknown":
+            return
+    await _command(update, context)
 
 
 async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer any text in a private chat."""
     message = update.effective_message
     if message and message.text:
-        await reply_answer(message, context, message.text)
+        await converse(message, context, parse(message.text) or Command("question"))
 
 
 async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -184,7 +202,8 @@ async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or not message.text or message.chat.type == ChatType.PRIVATE:
         return
     if addressed(message, context.bot):
-        await reply_answer(message, context, strip_mention(message.text, context.bot.username))
+        text = strip_mention(message.text, context.bot.username)
+        await converse(message, context, parse(text) or Command("question", text))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -196,7 +215,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer([], cache_time=CACHE_SECONDS, button=EMPTY_BUTTON)
         return
     engine = engine_of(context)
-    answer = await asyncio.to_thread(engine.ask, query.query)  # as in reply_answer
+    answer = await asyncio.to_thread(engine.ask, query.query)  # as in converse
     results = inline_results(answer)
     button = None if results else DECLINED_BUTTON
     await query.answer(results, cache_time=CACHE_SECONDS, button=button)

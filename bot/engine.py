@@ -267,7 +267,7 @@ class Engine:
         """Sentences added or changed since build `since` (default: the previous update), in
         every story or in `stories` only."""
         served = self.served
-        answer = whats_new(served.scope(stories), since)
+        answer = whats_new(served.scope(stories), since, catalog=served.catalog)
         changed = sorted({c.story for c in answer.citations})
         scoped = [s.id for s in stories if served.catalog.of_file(s.file)]
         only = scoped if len(scoped) == 1 else changed

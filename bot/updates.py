@@ -18,6 +18,7 @@ from bot.answer import Answer, cite
 from bot.templates import render
 from index.errors import UnknownBuild
 from index.store import Store
+from index.stories import Catalog
 from index.versions import History, build_time, served_history
 
 MAX_LISTED = 10
@@ -48,12 +49,16 @@ def _unknown(since: str, history: History | None) -> UnknownBuild:
     return UnknownBuild("; ".join(parts))
 
 
-def whats_new(store: Store, since: str | None = None, limit: int = MAX_LISTED) -> Answer:
+def whats_new(
+    store: Store, since: str | None = None, limit: int = MAX_LISTED, catalog: Catalog | None = None
+) -> Answer:
     """Sentences added or changed since build `since` (default: since the previous update).
 
     Raises IndexCorrupt if the build's history is damaged, UnknownBuild if `since` is not a
     build id. At most `limit` sentences are shown in the text; the citations list them all.
+    `catalog` names the stories (see `bot.answer.cite`).
     """
+    catalog = catalog or Catalog.of(store)
     history = served_history(store.path)
     if since is not None and not BUILD_ID.fullmatch(since):
         raise _unknown(since, history)
@@ -61,7 +66,7 @@ def whats_new(store: Store, since: str | None = None, limit: int = MAX_LISTED) -
     changes = history.changes_since(baseline) if history and baseline else []
     position = {sentence.key: i for i, sentence in enumerate(store.sentences)}
     citations = [
-        replace(cite(store, position[c.key], 1.0), status=c.status, previous=c.previous)
+        replace(cite(store, position[c.key], 1.0, catalog), status=c.status, previous=c.previous)
         for c in changes
         if c.key in position
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import click
 import pytest
@@ -13,6 +15,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.engine import Engine
 from bot.settings import BotSettings
+from support import NEWSROOM, SEED_STORIES
 
 SEED = "2025-04-23-london-talks"
 FOLLOW_UP = "2025-04-24-london-talks"
@@ -134,3 +137,21 @@ def test_a_topic_summary_is_of_the_story_it_is_about_and_not_padded(
     assert [c["sentence"] for c in alone["citations"]] == [c["sentence"] for c in obj["citations"]]
     budget = json.loads(run(["summary", "--json", *newsroom, "budget", "-n", "10"]).output)
     assert budget["story"] == BUDGET and len(budget["citations"]) < 4
+
+
+def test_whatsnew_json_names_the_story_that_changed(tmp_path: Path) -> None:
+    stories = tmp_path / "stories"
+    shutil.copytree(SEED_STORIES, stories)
+    for story in NEWSROOM.iterdir():
+        shutil.copy(story, stories / story.name)
+    folders = ["--stories", str(stories), "--index", str(tmp_path / "idx")]
+    assert run(["index", *folders]).exit_code == 0
+    budget = stories / f"{BUDGET}.md"
+    budget.write_text(budget.read_text() + "\nThe vote came after a 14-hour debate.\n")
+    assert run(["index", *folders]).exit_code == 0
+    obj = json.loads(run(["whatsnew", "--json", *folders]).output)
+    assert obj["story"] == BUDGET and obj["stories"] == [BUDGET]
+    assert obj["question"] is None and obj["quoted"] is None
+    (added,) = obj["citations"]
+    assert added["story"] == BUDGET and added["sentence"] == "The vote came after a 14-hour debate."
+    assert "New: The vote came after a 14-hour debate." in obj["plain"]

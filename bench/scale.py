@@ -83,7 +83,7 @@ def million(n: int = 1_000_000, k: int = 10, pool_k: int = 64) -> dict[str, Any]
     strict = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found, strict=True)]))
     return {
         "n": n,
-        "spec": spec,
+        "spec": spec.to_json(),
         "build_s": build_s,
         "p50_ms": pct(times, 50),
         "p95_ms": pct(times, 95),

@@ -45,7 +45,7 @@ from index.store import (
     stored_vectors,
 )
 from index.tokens import Tokens, sentence_tokens
-from index.vectors import FLAT_MAX, choose_indexes, is_exact, make_index
+from index.vectors import FLAT_MAX, choose_indexes, make_index
 from index.versions import record, save_history
 
 KEEP_BUILDS = 3
@@ -310,7 +310,7 @@ def build_index(
             faiss.write_index(
                 make_index(vectors, encoder.dim, specs[name]), str(tmp / f"{name}.faiss")
             )
-            if not is_exact(specs[name]):  # the next rebuild reuses vectors from this copy
+            if not specs[name].exact:  # the next rebuild reuses vectors from this copy
                 np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
         save_lexical(lexical_indexes(sentences, passages), tmp)
         tokens.save(tmp / "tokens.npz")
@@ -332,7 +332,7 @@ def build_index(
             },
             "articles": {a.id: a.content_hash for a in ordered},
             "params": params or {},
-            "vector_index": specs,
+            "vector_index": {name: spec.to_json() for name, spec in specs.items()},
             "lexical": LEXICAL_VERSION,
             "splitter": SPLITTER_VERSION,
             "checksums": {name: sha256_file(tmp / name) for name in _written(tmp)},

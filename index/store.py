@@ -38,7 +38,7 @@ from index.lexical import BM25, LEXICAL_FILES, lexical_indexes, load_lexical
 from index.manifest import MANIFEST, read_json, read_manifest, sha256_file
 from index.tables import PassageTable, SentenceTable
 from index.tokens import SentenceTokens
-from index.vectors import is_exact, ready
+from index.vectors import IndexSpec, ready
 
 # Bump it whenever builder.sentence_input or builder.passage_input change: a rebuild reuses old
 # vectors keyed by what the *current* inputs would be, so only a format change keeps stale
@@ -118,8 +118,8 @@ def stored_vectors(store: Store, kind: str, index: faiss.Index) -> np.ndarray:
     """A build's exact vectors: from a flat index, or from the float16 copy kept beside IVF."""
     name = {"s": "sentences", "p": "passages"}[kind]
     copy = store.path / f"{name}.f16.npy"
-    spec = store.manifest.get("vector_index", {}).get(name, {})
-    if is_exact(spec) or sha256_file(copy) != store.manifest["checksums"].get(copy.name):
+    spec = IndexSpec.from_json(store.manifest.get("vector_index", {}).get(name, {}))
+    if spec.exact or sha256_file(copy) != store.manifest["checksums"].get(copy.name):
         return index.reconstruct_n(0, index.ntotal)
     return np.load(copy).astype(np.float32)
 
@@ -169,8 +169,8 @@ def load_store(index_dir: Path, expect_model: str | None = None, verify: bool = 
         sentence_index = faiss.read_index(str(build / "sentences.faiss"))
         passage_index = faiss.read_index(str(build / "passages.faiss"))
         specs = manifest.get("vector_index", {})
-        ready(sentence_index, specs.get("sentences", {}))
-        ready(passage_index, specs.get("passages", {}))
+        ready(sentence_index, IndexSpec.from_json(specs.get("sentences", {})))
+        ready(passage_index, IndexSpec.from_json(specs.get("passages", {})))
         # A saved BM25 is used only at the LEXICAL_VERSION that wrote it; else rebuilt.
         lexical = load_lexical(build) if manifest.get("lexical") == LEXICAL_VERSION else None
         tokens = SentenceTokens.load(build / "tokens.npz")

@@ -13,7 +13,8 @@ enough for IVF sentences gets IVF passages too. The chosen spec goes into the ma
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import faiss
 import numpy as np
@@ -22,57 +23,83 @@ FLAT_MAX = 50_000
 TRAIN_PER_LIST = 64
 
 
-def choose_index(n: int, flat_max: int = FLAT_MAX) -> dict[str, Any]:
-    """The index spec for `n` vectors: `{"type": "flat"}` or IVF-SQ8 with its list counts."""
+@dataclass(frozen=True)
+class IndexSpec:
+    """Which FAISS index holds a kind of vector: exact ("flat") or IVF with 8-bit codes, with
+    its number of lists and how many a search probes. Saved in the manifest as JSON."""
+
+    type: Literal["flat", "ivf-sq8"] = "flat"
+    nlist: int = 0
+    nprobe: int = 0
+
+    @property
+    def exact(self) -> bool:
+        """Whether `reconstruct` gives back the vectors exactly as they were added."""
+        return self.type == "flat"
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's form: `{"type": "flat"}`, or the IVF type with its list counts."""
+        if self.exact:
+            return {"type": "flat"}
+        return {"type": self.type, "nlist": self.nlist, "nprobe": self.nprobe}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexSpec:
+        """A manifest entry (missing: flat, as builds before IVF were); ValueError if unknown."""
+        kind = data.get("type", "flat")
+        if kind == "flat":
+            return cls()
+        if kind == "ivf-sq8":
+            return cls("ivf-sq8", int(data["nlist"]), int(data["nprobe"]))
+        raise ValueError(f"unknown vector index type {kind!r}")
+
+
+def choose_index(n: int, flat_max: int = FLAT_MAX) -> IndexSpec:
+    """The index spec for `n` vectors: flat, or IVF-SQ8 with its list counts."""
     if n <= flat_max:
-        return {"type": "flat"}
+        return IndexSpec()
     nlist = max(1, min(int(2 * math.sqrt(n)), n // 40))  # k-means wants ~40 points a list
-    return {"type": "ivf-sq8", "nlist": nlist, "nprobe": min(nlist, max(16, nlist // 16))}
+    return IndexSpec("ivf-sq8", nlist, min(nlist, max(16, nlist // 16)))
 
 
-def choose_indexes(n_sentences: int, n_passages: int, flat_max: int = FLAT_MAX) -> dict[str, Any]:
+def choose_indexes(
+    n_sentences: int, n_passages: int, flat_max: int = FLAT_MAX
+) -> dict[str, IndexSpec]:
     """Specs of both indexes. Passages are quantised whenever sentences are, though there are
     ~4x fewer of them: at 100k sentences their flat index would be a fifth of the bot's memory."""
     sentences = choose_index(n_sentences, flat_max)
-    passage_max = flat_max if is_exact(sentences) else 0
+    passage_max = flat_max if sentences.exact else 0
     return {"sentences": sentences, "passages": choose_index(n_passages, passage_max)}
 
 
-def make_index(vectors: np.ndarray, dim: int, spec: dict[str, Any]) -> faiss.Index:
+def make_index(vectors: np.ndarray, dim: int, spec: IndexSpec) -> faiss.Index:
     """A filled inner-product index of `vectors` (rows L2-normalised) as `spec` says."""
     index: faiss.Index
-    if spec["type"] == "flat":
+    if spec.exact:
         index = faiss.IndexFlatIP(dim)
-    elif spec["type"] == "ivf-sq8":
+    else:
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer,
             dim,
-            int(spec["nlist"]),
+            spec.nlist,
             faiss.ScalarQuantizer.QT_8bit,
             faiss.METRIC_INNER_PRODUCT,
         )
         # A seeded sample keeps builds of the same corpus identical; k-means needs ~40 per list.
         rng = np.random.default_rng(0)
-        size = min(len(vectors), TRAIN_PER_LIST * int(spec["nlist"]))
+        size = min(len(vectors), TRAIN_PER_LIST * spec.nlist)
         sample = vectors[np.sort(rng.choice(len(vectors), size, replace=False))]
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    else:
-        raise ValueError(f"unknown vector index type {spec['type']!r}")
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     ready(index, spec)
     return index
 
 
-def ready(index: faiss.Index, spec: dict[str, Any]) -> None:
+def ready(index: faiss.Index, spec: IndexSpec) -> None:
     """Set search-time parameters and allow `reconstruct` (IVF needs a direct map for it)."""
-    if spec.get("type") == "ivf-sq8":
+    if not spec.exact:
         ivf = faiss.extract_index_ivf(index)
-        ivf.nprobe = int(spec["nprobe"])
+        ivf.nprobe = spec.nprobe
         ivf.make_direct_map()
-
-
-def is_exact(spec: dict[str, Any]) -> bool:
-    """Whether `reconstruct` gives back the vectors exactly as they were added."""
-    return spec.get("type", "flat") == "flat"

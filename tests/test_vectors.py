@@ -16,7 +16,7 @@ from index.builder import build_index
 from index.errors import IndexCorrupt
 from index.search import search
 from index.store import load_store
-from index.vectors import choose_index, choose_indexes
+from index.vectors import IndexSpec, choose_index, choose_indexes
 from support import FakeEmbedder
 
 
@@ -27,9 +27,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_index_type_follows_corpus_size() -> None:
-    assert choose_index(1000)["type"] == "flat"
+    assert choose_index(1000).exact
     big = choose_index(1_000_000)
-    assert big["type"] == "ivf-sq8" and 1 <= big["nprobe"] < big["nlist"]
+    assert big.type == "ivf-sq8" and 1 <= big.nprobe < big.nlist
+    assert IndexSpec.from_json(big.to_json()) == big
+    assert IndexSpec.from_json({}) == IndexSpec()  # builds from before IVF
+    with pytest.raises(ValueError, match="unknown vector index type"):
+        IndexSpec.from_json({"type": "hnsw"})
 
 
 def test_ivf_is_recorded_and_recalls_what_exact_search_finds(corpus: Path, tmp_path: Path) -> None:
@@ -127,7 +131,7 @@ def test_passages_are_quantised_when_sentences_are(corpus: Path, tmp_path: Path)
 
 
 def test_choose_indexes_quantises_passages_only_beside_quantised_sentences() -> None:
-    assert choose_indexes(40_000, 10_000)["passages"] == {"type": "flat"}
+    assert choose_indexes(40_000, 10_000)["passages"].exact
     specs = choose_indexes(100_000, 27_000)
-    assert specs["sentences"]["type"] == specs["passages"]["type"] == "ivf-sq8"
-    assert specs["passages"]["nlist"] < specs["sentences"]["nlist"]
+    assert specs["sentences"].type == specs["passages"].type == "ivf-sq8"
+    assert specs["passages"].nlist < specs["sentences"].nlist

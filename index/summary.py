@@ -75,6 +75,9 @@ def summarize(
         ids = np.array([h.index for h in about], dtype=np.int64)
         scores = np.array([h.score for h in about], dtype=np.float32)
         relevance = (scores - scores.min()) / (np.ptp(scores) or 1.0)
+        # Reported as a share of the best match, which says how far each is about the topic
+        # (MMR's min-max relevance would report the least of two as 0).
+        shown = scores / best if best > 0 else relevance
         confidence = result.confidence
     else:
         ids = np.arange(len(store.sentences), dtype=np.int64)
@@ -86,6 +89,7 @@ def summarize(
         # Lead sentences carry a news story; a mild bonus for early paragraphs.
         paragraphs = np.array([store.sentences[int(i)].paragraph for i in ids])
         relevance = relevance + 0.05 / np.sqrt(paragraphs)
+        shown = relevance
         confidence = 1.0
     vectors = _vectors(store, ids)
     picked = mmr(relevance, vectors, n)
@@ -93,7 +97,7 @@ def summarize(
     return Summary(
         topic=topic,
         indices=[int(ids[p]) for p in chosen],
-        scores=[float(relevance[p]) for p in chosen],
+        scores=[float(shown[p]) for p in chosen],
         covered=True,
         confidence=confidence,
     )

@@ -181,9 +181,8 @@ def load_articles(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Articl
                 )
             size = path.stat().st_size
             if size > max_bytes:
-                raise BadArticle(
-                    f"{rel}: too large ({size / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB)"
-                )
+                mib = f"{size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB"
+                raise BadArticle(f"{rel}: too large ({mib})")
             articles.append(parse_article(rel, path.read_bytes()))
         except BadArticle as exc:
             problems.append(Problem(rel, str(exc).removeprefix(f"{rel}: ")))

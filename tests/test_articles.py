@@ -236,6 +236,8 @@ def test_every_kind_of_bad_file_is_reported_without_reading_the_huge_one(
     for name, words in expected.items():
         assert words in reasons[name], (name, reasons[name])
     assert (stories_dir / "huge.txt").stat().st_size == HUGE_STORY_BYTES
+    # Sizes in MiB, as the limit is set (20 MiB is 21.0 MB, which once read "the limit is 21 MB").
+    assert f"({HUGE_STORY_BYTES / 2**20:.1f} MiB; the limit is 20.0 MiB)" in reasons["huge.txt"]
     assert "huge.txt" not in read, "a file too large to index is rejected by its size alone"
     assert "story.docx" not in read, "a format storybot cannot read is rejected by its name"
 

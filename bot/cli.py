@@ -145,30 +145,79 @@ def cli() -> None:
 @cli.command("index")
 @folder_options
 @click.option("--strict", is_flag=True, help="Exit non-zero if any story file was skipped.")
-def index_command(stories: Path | None, index_dir: Path | None, strict: bool) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: rebuild whenever the stories folder changes (once it is still for 2 s).",
+)
+def index_command(stories: Path | None, index_dir: Path | None, strict: bool, watch: bool) -> None:
     """Build the index of the stories folder.
+
+    With STORYBOT_REDIS_URL this is the one builder for every worker: it builds under a lock in
+    Redis and publishes the new build, which each worker then loads.
 
     Example: storybot index --stories stories --index var/index
     """
-    from bot.engine import build
-    from index.builder import check_replaceable, counted
+    from index.builder import check_replaceable
+    from index.changes import folder_state, wait_for_change
 
     settings = make_settings(stories, index_dir)
     try:
         check_replaceable(settings.index)  # the build checks too; this fails before the model loads
-        # A line per stage on stderr; the embedding's progress bars only on a terminal.
-        report, problems = build(settings, progress=True)
+    except StorybotError as exc:
+        raise _failure(exc) from exc
+    state = folder_state(settings.stories)
+    problems = _index_once(settings)
+    if strict and problems and not watch:
+        raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")
+    if not watch:
+        return
+    click.echo(f"Watching {settings.stories} for changes (Ctrl-C stops)", err=True)
+    try:
+        while True:
+            changed = wait_for_change(settings.stories, state)
+            if changed is None:
+                return
+            state = changed
+            try:
+                _index_once(settings)
+            except click.ClickException as exc:  # a bad edit is reported; watching goes on
+                click.echo(f"Error: {exc.format_message()}", err=True)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
+
+
+def _index_once(settings: BotSettings) -> list[str]:
+    """One build (under the Redis builder lock, then published, when Redis is configured);
+    prints what it did and returns the problems found."""
+    from bot.engine import build
+    from index.builder import counted
+
+    try:
+        if settings.redis_url is None:
+            # A line per stage on stderr; the embedding's progress bars only on a terminal.
+            report, problems = build(settings, progress=True)
+        else:
+            from bot.shared import BuilderLock, connect, publish_build
+
+            client = connect(settings.redis_url.get_secret_value())
+            try:
+                with BuilderLock(client, prefix=settings.redis_prefix):
+                    report, problems = build(settings, progress=True)
+                    publish_build(client, report.path.name, prefix=settings.redis_prefix)
+            finally:
+                client.close()
     except StorybotError as exc:
         raise _failure(exc) from exc
     for problem in problems:
         click.echo(f"warning: skipped {problem}", err=True)
+    published = " (published to the workers)" if settings.redis_url is not None else ""
     click.echo(
         f"Indexed {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
         f"{counted(report.passages, 'passage')} in {report.seconds:.1f} s "
-        f"({report.embedded:,} embedded, {report.reused:,} reused) → {settings.index}"
+        f"({report.embedded:,} embedded, {report.reused:,} reused) → {settings.index}{published}"
     )
-    if strict and problems:
-        raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")
+    return problems
 
 
 @cli.command()

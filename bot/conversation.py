@@ -176,10 +176,13 @@ class Conversation:
                 self.state.put(chat_id, SEEN_BUILD, build)
                 return Reply(answer.text, answer)
             case "whatsnew":
-                seen = self.state.get(chat_id, SEEN_BUILD)
+                # Swapped in one step before anything is listed: of two /whatsnew at once (on
+                # one worker or two) only one is handed the old build, so only one lists.
+                build = self.engine.store.build_id
+                seen = self.state.swap(chat_id, SEEN_BUILD, build)
                 answer = self.engine.whatsnew(seen, scope)
-                # Recorded before sending: a second /whatsnew right behind lists nothing twice.
-                self.state.put(chat_id, SEEN_BUILD, answer.extra["build"])
+                if answer.extra["build"] != build:  # a newer build was served meanwhile
+                    self.state.put(chat_id, SEEN_BUILD, answer.extra["build"])
                 return Reply(answer.text, answer)
             case _:
                 return self.ask(command.text, earlier, scope)

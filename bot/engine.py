@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -154,6 +155,8 @@ class Engine:
         self.encoder: Encoder = encoder or query_encoder(settings)
         self.served = Served.of(load_store(settings.index, expect_model=self.encoder.name))
         self.reader = reader or load_reader(settings)
+        # Why the newest build is not served (unreadable, other format or model), for /status.
+        self.problem: str | None = None
 
     @property
     def store(self) -> Store:
@@ -173,10 +176,14 @@ class Engine:
         try:
             store = load_store(self.settings.index, expect_model=self.encoder.name)
         except (IndexNotBuilt, IndexCorrupt, IndexMismatch) as exc:
-            log.warning("new index not loaded, still serving the old one: %s", exc)
+            problem = f"cannot serve build {build_dir.name}: {exc}"
+            if problem != self.problem:  # once per bad build, not once per poll
+                log.warning("new index not loaded, still serving the old one: %s", exc)
+            self.problem = problem
             return False
         # One assignment: a question sees the old build (and its stories) or the new one.
         self.served = Served.of(store)
+        self.problem = None
         log.info("serving index build %s", store.build_id)
         return True
 
@@ -279,8 +286,25 @@ class Engine:
         return replace(answer, question="", extra=extra)
 
 
-def open_engine(settings: BotSettings, encoder: Encoder | None = None) -> Engine:
-    """An Engine over an up-to-date index, building it first if it is missing or stale."""
+def open_engine(
+    settings: BotSettings, encoder: Encoder | None = None, build_missing: bool = True
+) -> Engine:
+    """An Engine over an up-to-date index, building it first if it is missing or stale.
+
+    With `build_missing=False` (a worker beside a builder, STORYBOT_REDIS_URL) it never builds:
+    it serves what the builder last built, waiting for the first build if there is none yet.
+    """
+    if not build_missing:
+        waited = 0.0
+        while current_build(settings.index) is None:
+            if waited % 60 == 0:
+                log.info(
+                    "no index at %s yet; waiting for the builder (`storybot index`)",
+                    settings.index,
+                )
+            time.sleep(1.0)
+            waited += 1.0
+        return Engine(settings, encoder or query_encoder(settings))
     name = encoder.name if encoder else model_name(settings.model_path())
     if not index_is_current(settings.stories, settings.index, name):
         print(f"Building the index of {settings.stories} …", file=sys.stderr)

@@ -63,7 +63,28 @@ class BotSettings(IndexSettings):
     )
     webhook_secret: SecretStr | None = Field(
         default=None,
-        description="Secret Telegram sends with each webhook call; generated when unset.",
+        description="Secret Telegram sends with each webhook call; generated when unset "
+        "(required with `STORYBOT_REDIS_URL`: every worker must accept the same one).",
+    )
+    webhook_listen: str = Field(
+        default="0.0.0.0", description="Address the webhook server listens on (with `PORT`)."
+    )
+    webhook_max_connections: int = Field(
+        default=40,
+        ge=1,
+        le=100,
+        description="Connections Telegram may open to the webhook at once (`setWebhook`), "
+        "for all workers together.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis shared by several workers (rate limits, cooldowns, per-chat state, "
+        "repeated updates, published builds); unset: one worker, nothing shared, no server.",
+    )
+    redis_prefix: str = Field(
+        default="storybot",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel, so bots (or tests) can share a Redis.",
     )
     query_encoder: Literal["onnx", "torch"] = Field(
         default="onnx",

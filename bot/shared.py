@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -380,7 +381,7 @@ class BuildFollower:
     def __init__(
         self,
         client: redis.Redis,
-        on_build: Callable[[str], None],
+        on_build: Callable[[str], object],
         poll_seconds: float = 5.0,
         prefix: str = PREFIX,
     ) -> None:
@@ -427,3 +428,32 @@ class BuildFollower:
         """Stop following (the thread ends within a poll interval)."""
         self._stop.set()
         self._thread.join(timeout=self.poll_seconds + 2)
+
+
+@dataclass
+class Shared:
+    """Everything one worker shares with the others through one Redis."""
+
+    client: redis.Redis
+    state: RedisState
+    limit: RedisRateLimit
+    updates: RedisUpdates
+    counters: RedisCounters
+    prefix: str = PREFIX
+
+    @classmethod
+    def connect(cls, url: str, rate_limit: int, prefix: str = PREFIX) -> Shared:
+        """Clients for `url`; an unreachable Redis is not fatal (each part fails open)."""
+        client = connect(url)
+        return cls(
+            client,
+            RedisState(client, prefix=prefix),
+            RedisRateLimit(client, rate_limit, prefix=prefix),
+            RedisUpdates(client, prefix=prefix),
+            RedisCounters(client, prefix=prefix),
+            prefix,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()

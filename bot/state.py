@@ -26,6 +26,10 @@ class ChatState(Protocol):
         """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left."""
         ...
 
+    def swap(self, chat_id: int, key: str, value: str) -> str | None:
+        """Store `value` and return the value it replaced, as one step."""
+        ...
+
 
 FOLLOWED_STORY = "story"
 
@@ -71,6 +75,18 @@ class SqliteState:
                 "INSERT OR REPLACE INTO chat_state VALUES (?, ?, ?, ?)",
                 (chat_id, key, value, time.time()),
             )
+
+    def swap(self, chat_id: int, key: str, value: str) -> str | None:
+        """Store `value` and return the value it replaced (atomic within this process)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM chat_state WHERE chat = ? AND key = ?", (chat_id, key)
+            ).fetchone()
+            self._db.execute(
+                "INSERT OR REPLACE INTO chat_state VALUES (?, ?, ?, ?)",
+                (chat_id, key, value, time.time()),
+            )
+        return None if row is None else str(row[0])
 
     def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
         """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left."""

@@ -48,3 +48,8 @@ class UnknownBuild(StorybotError):
 
 class BadEvalSet(StorybotError):
     """An evaluation file is missing, malformed or points at text that is not in its story."""
+
+
+class BadSettings(StorybotError):
+    """The settings contradict each other (for example several workers without a shared
+    webhook secret); the message says which to set."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from bot.state import SqliteState
@@ -24,3 +25,25 @@ def test_acquire_allows_once_per_interval_per_chat() -> None:
     assert state.acquire(1, "summary", 60, now=1030.0) == 30.0
     assert state.acquire(2, "summary", 60, now=1030.0) == 0.0
     assert state.acquire(1, "summary", 60, now=1061.0) == 0.0
+
+
+def test_swap_hands_each_old_value_to_one_caller() -> None:
+    # /whatsnew swaps the build a chat has seen: of two at once, only one gets the old build.
+    state = SqliteState()
+    assert state.swap(5, "seen_build", "b0") is None
+    olds: list[str | None] = []
+    lock = threading.Lock()
+
+    def swap(i: int) -> None:
+        old = state.swap(5, "seen_build", f"b{i}")
+        with lock:
+            olds.append(old)
+
+    threads = [threading.Thread(target=swap, args=(i,)) for i in range(1, 41)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted([*olds, state.get(5, "seen_build")]) == sorted(
+        ["b0", *(f"b{i}" for i in range(1, 41))]
+    )

@@ -12,6 +12,7 @@ from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.telegram.app import build_application, webhook_options
 from fakebot import FakeBotAPI
+from index.errors import BadSettings
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
 
@@ -35,6 +36,23 @@ def test_settings_read_port_and_webhook_url_from_the_environment(
     assert webhook_options(settings)["secret_token"] != options["secret_token"]
     fixed = settings.model_copy(update={"webhook_secret": SecretStr("s3cret_-")})
     assert webhook_options(fixed)["secret_token"] == "s3cret_-"
+
+
+def test_several_workers_need_one_secret_and_identical_webhook_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORYBOT_WEBHOOK_URL", "https://bot.example.org/tg/hook")
+    monkeypatch.setenv("STORYBOT_REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("STORYBOT_WEBHOOK_LISTEN", "127.0.0.1")
+    monkeypatch.setenv("STORYBOT_WEBHOOK_MAX_CONNECTIONS", "80")
+    settings = BotSettings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(BadSettings, match="STORYBOT_WEBHOOK_SECRET must be set"):
+        webhook_options(settings)
+    monkeypatch.setenv("STORYBOT_WEBHOOK_SECRET", "the-same-for-all")
+    one = webhook_options(BotSettings(_env_file=None))  # type: ignore[call-arg]
+    two = webhook_options(BotSettings(_env_file=None))  # type: ignore[call-arg]
+    assert one == two  # whichever worker calls setWebhook last leaves it the same
+    assert (one["listen"], one["max_connections"]) == ("127.0.0.1", 80)
 
 
 async def test_question_pushed_to_the_webhook_is_answered(

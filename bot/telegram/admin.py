@@ -1,12 +1,15 @@
 """Admin commands: only users listed in `STORYBOT_ADMINS` may run them.
 
 `/status` shows which index build is serving and the guard's and delivery's counters, so an
-operator can see from the chat whether questions are being limited, refused or retried. It is
+operator can see from the chat whether questions are being limited, refused or retried; with
+several workers (STORYBOT_REDIS_URL), the guard's counters summed over all of them and each
+live worker's build and health (one that cannot read a new build says so). It is
 not in the public command menu. Anyone else who sends it is told, briefly, that it is not theirs.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from html import escape
 
@@ -15,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.engine import Engine
+from bot.shared import Shared
 from bot.telegram.delivery import RetryingLimiter
 from bot.telegram.guard import Guard
 
@@ -39,8 +43,24 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines = [
         f"<b>Index</b> {escape(store.build_id)}: {len(store.articles)} stories, "
         f"{len(store.sentences)} sentences",
-        f"<b>Guard</b> {escape(_counts(guard.counts))}",
     ]
+    if engine.problem:
+        lines.append(f"<b>Not served</b> {escape(engine.problem)}")
+    shared: Shared | None = context.bot_data.get("shared")
+    if shared is None:
+        lines.append(f"<b>Guard</b> {escape(_counts(guard.counts))}")
+    else:
+        totals, workers = await asyncio.to_thread(
+            lambda: (shared.counters.totals(), shared.counters.workers())
+        )
+        lines.append(f"<b>Guard, all workers</b> {escape(_counts(Counter(totals)))}")
+        lines.append(f"<b>Guard, this worker</b> {escape(_counts(guard.counts))}")
+        for name, beat in sorted(workers.items()):
+            me = " (this one)" if name == shared.counters.worker else ""
+            lines.append(
+                f"<b>Worker</b> {escape(name)}{me}: build {escape(str(beat.get('build')))}, "
+                f"{escape(str(beat.get('status')))}"
+            )
     limiter = context.bot.rate_limiter
     if isinstance(limiter, RetryingLimiter):
         lines.append(f"<b>Delivery</b> {escape(_counts(limiter.counts))}")

@@ -1,7 +1,9 @@
 """The Telegram application: `build_application()` wires the handlers, `run_bot()` polls.
 
 The index is loaded once before the application is built and kept in `bot_data`; a background
-task swaps in a newly built index without a restart.
+task swaps in a newly built index without a restart. With STORYBOT_REDIS_URL the worker shares
+its state, rate limits and update ids with the others (bot/shared.py), loads each build the
+builder publishes as soon as it is announced, never builds itself, and beats a heartbeat.
 
 Start-up first checks the token's shape (a malformed one is refused before anything loads or
 connects), then `connect()` reaches the Bot API with bounded exponential backoff: while it is
@@ -41,13 +43,14 @@ from threadpoolctl import threadpool_limits
 
 from bot.engine import Engine, open_engine
 from bot.settings import MAX_CONNECT_WAIT, BotSettings
+from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
 from bot.telegram.delivery import RetryingLimiter
 from bot.telegram.guard import install_guard
 from bot.telegram.redact import redact, redact_in_logs
 from bot.telegram.request import TolerantRequest
-from index.errors import TelegramUnreachable
+from index.errors import BadSettings, TelegramUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +78,47 @@ async def watch_index(application: Application) -> None:
             log.exception("index reload failed")
 
 
+async def heartbeat(application: Application, shared: Shared) -> None:
+    """Tell the other workers (and /status) this one is alive, its build and its trouble."""
+    engine: Engine = application.bot_data["engine"]
+    while True:
+        status = engine.problem or "serving"
+        await asyncio.to_thread(shared.counters.heartbeat, engine.store.build_id, status)
+        await asyncio.sleep(HEARTBEAT_SECONDS / 3)
+
+
 async def post_init(application: Application) -> None:
-    """Register the command menu and start watching the index."""
+    """Register the command menu and start watching the index (and, with Redis, heartbeats
+    and the builder's announcements of new builds)."""
     try:
         await application.bot.set_my_commands(COMMANDS)
     except TelegramError as exc:  # a Bot API server without the menu API still gets answers
         log.warning("could not register the command menu: %s", exc)
-    application.bot_data["watcher"] = asyncio.create_task(watch_index(application))
+    tasks = [asyncio.create_task(watch_index(application))]
+    shared: Shared | None = application.bot_data.get("shared")
+    if shared is not None:
+        tasks.append(asyncio.create_task(heartbeat(application, shared)))
+        engine: Engine = application.bot_data["engine"]
+        # Loads a published build at once; the watcher's polling is the fallback.
+        application.bot_data["follower"] = BuildFollower(
+            shared.client, lambda _build: engine.reload_if_changed(), prefix=shared.prefix
+        ).start()
+    application.bot_data["tasks"] = tasks
 
 
 async def post_shutdown(application: Application) -> None:
-    """Stop the index watcher."""
+    """Stop the index watcher, the heartbeat and the build follower; close the state."""
     application.bot_data["state"].close()
-    task = application.bot_data.pop("watcher", None)
-    if task is not None:
+    follower = application.bot_data.pop("follower", None)
+    if follower is not None:
+        await asyncio.to_thread(follower.stop)
+    for task in application.bot_data.pop("tasks", []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    shared: Shared | None = application.bot_data.get("shared")
+    if shared is not None:
+        shared.close()
 
 
 def why_unreachable(exc: BaseException) -> str:
@@ -204,9 +231,24 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .build()
     )
     application.bot_data["engine"] = engine
-    application.bot_data["state"] = SqliteState(settings.state)
     application.bot_data["settings"] = settings
-    install_guard(application, settings.allowed_chats, settings.admins, settings.rate_limit)
+    if settings.redis_url is not None:
+        shared = Shared.connect(
+            settings.redis_url.get_secret_value(), settings.rate_limit, settings.redis_prefix
+        )
+        application.bot_data["shared"] = shared
+        application.bot_data["state"] = shared.state
+        install_guard(
+            application,
+            settings.allowed_chats,
+            settings.admins,
+            limit=shared.limit,
+            updates=shared.updates,
+            shared_counts=shared.counters,
+        )
+    else:
+        application.bot_data["state"] = SqliteState(settings.state)
+        install_guard(application, settings.allowed_chats, settings.admins, settings.rate_limit)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))
@@ -244,17 +286,26 @@ def webhook_options(settings: BotSettings) -> dict[str, Any]:
     """`start_webhook`/`run_webhook` arguments: listen on $PORT at the URL's path, with a secret.
 
     Without `STORYBOT_WEBHOOK_SECRET` a random secret is made per start (Telegram is told it
-    by `setWebhook`), so a forged POST without it is refused; it is never logged.
+    by `setWebhook`), so a forged POST without it is refused; it is never logged. Several
+    workers (STORYBOT_REDIS_URL) must share one: BadSettings without it.
     """
     assert settings.webhook_url, "webhook mode needs STORYBOT_WEBHOOK_URL"
+    if settings.webhook_secret is None and settings.redis_url is not None:
+        raise BadSettings(
+            "STORYBOT_WEBHOOK_SECRET must be set when STORYBOT_REDIS_URL is: every worker "
+            "calls setWebhook, and with a secret of its own each would lock the others out"
+        )
     secret = (
         settings.webhook_secret.get_secret_value()
         if settings.webhook_secret
         else secrets.token_urlsafe(32)
     )
     redact_in_logs(secret)
+    # Every worker calls setWebhook with exactly these arguments, so whichever runs last
+    # leaves Telegram configured the same way.
     return {
-        "listen": "0.0.0.0",
+        "listen": settings.webhook_listen,
+        "max_connections": settings.webhook_max_connections,
         "port": settings.port,
         "url_path": urlsplit(settings.webhook_url).path.lstrip("/"),
         "webhook_url": settings.webhook_url,
@@ -269,10 +320,13 @@ def run_bot(settings: BotSettings) -> None:
     Raises BadToken (before loading anything) and TelegramUnreachable.
     """
     settings.bot_token()  # a malformed token is refused before the index loads
+    if settings.webhook_url:
+        webhook_options(settings)  # and a missing shared secret, before anything loads
     configure_logging(settings)
     # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    engine = open_engine(settings)
+    # Beside a builder (Redis configured) a worker never builds: it serves what was published.
+    engine = open_engine(settings, build_missing=settings.redis_url is None)
     engine.encoder.encode(["warm up"])  # load the model now, not on the first reader's question
     application = build_application(settings, engine)
     # run_polling/run_webhook run on the current event loop and skip initialize() once it has

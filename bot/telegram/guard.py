@@ -12,8 +12,8 @@ Only messages the bot answers use budget: `addressed` decides, and the group han
 the same function, so what is counted and what is answered cannot drift apart. Group chatter
 (and a mention of another account, say `@storybot_fans`) passes through uncounted, so a chatty
 group never trips the limit. Inline and button queries are not counted. Admins
-(`STORYBOT_ADMINS`) pass every check. Counters live in memory: one bot process, one budget
-(deliberate simplification).
+(`STORYBOT_ADMINS`) pass every check. One worker keeps budgets and update ids in memory; with
+`STORYBOT_REDIS_URL` they live in Redis (bot/shared.py), one budget for all workers.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from telegram import Bot, Message, Update
 from telegram.constants import ChatType, MessageEntityType
@@ -94,8 +95,33 @@ class RateLimit:
             del self._budgets[key]
 
 
+class Limit(Protocol):
+    """A rate limit: RateLimit in memory, or bot.shared.RedisRateLimit across workers."""
+
+    def take(self, key: int, now: float) -> Verdict | str: ...
+
+    def wait(self, key: int, now: float) -> float: ...
+
+
+class Updates(Protocol):
+    """Update ids already taken (bot.shared.RedisUpdates across workers)."""
+
+    def repeated(self, update_id: int) -> bool: ...
+
+
+class Counters(Protocol):
+    """Counters summed across workers (bot.shared.RedisCounters)."""
+
+    def add(self, name: str, amount: int = 1) -> None: ...
+
+
 class Guard:
-    """The allowlist, the admin list, the per-user rate limit and the repeated-update filter."""
+    """The allowlist, the admin list, the per-user rate limit and the repeated-update filter.
+
+    One worker keeps the rate limit and the update ids in memory; several pass the shared
+    (Redis) `limit`, `updates` and `shared_counts`, so a user's budget and an update's single
+    answer hold across all of them.
+    """
 
     def __init__(
         self,
@@ -103,17 +129,29 @@ class Guard:
         admins: Iterable[int] = (),
         rate_limit: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        limit: Limit | None = None,
+        updates: Updates | None = None,
+        shared_counts: Counters | None = None,
     ) -> None:
         self.allowed_chats = frozenset(allowed_chats)
         self.admins = frozenset(admins)
-        self.limit = RateLimit(rate_limit)
+        self.limit: Limit = limit or RateLimit(rate_limit)
         self.clock = clock
         self.counts: Counter[str] = Counter()
+        self.updates, self.shared_counts = updates, shared_counts
         self._seen: deque[int] = deque(maxlen=SEEN_UPDATES)
         self._seen_set: set[int] = set()
 
+    def count(self, name: str) -> None:
+        """One more of `name`, in this worker's counts and the shared ones."""
+        self.counts[name] += 1
+        if self.shared_counts is not None:
+            self.shared_counts.add(name)
+
     def repeated(self, update_id: int) -> bool:
         """True if this update id was seen recently (and remember it otherwise)."""
+        if self.updates is not None:
+            return self.updates.repeated(update_id)
         if update_id in self._seen_set:
             return True
         if len(self._seen) == self._seen.maxlen:
@@ -180,13 +218,13 @@ async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     guard: Guard = context.bot_data["guard"]
     if guard.repeated(update.update_id):
-        guard.counts["repeated"] += 1
+        guard.count("repeated")
         log.info("dropped repeated update %s", update.update_id)
         raise ApplicationHandlerStop
     chat, user = update.effective_chat, update.effective_user
     chat_id, user_id = (chat.id if chat else None), (user.id if user else None)
     if not guard.allows(chat_id, user_id):
-        guard.counts["not_allowed"] += 1
+        guard.count("not_allowed")
         log.info("ignored an update from chat %s (not in STORYBOT_ALLOWED_CHATS)", chat_id)
         raise ApplicationHandlerStop
     message = update.message or update.edited_message
@@ -195,13 +233,13 @@ async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
     key = user_id if user_id is not None else chat_id
     assert key is not None  # an addressed message always has a chat
     now = guard.clock()
-    verdict = guard.limit.take(key, now)
+    verdict = Verdict(guard.limit.take(key, now))
     if verdict is Verdict.ALLOW:
-        guard.counts["allowed"] += 1
+        guard.count("allowed")
         return
-    guard.counts["limited"] += 1
+    guard.count("limited")
     if verdict is Verdict.NOTICE:
-        guard.counts["noticed"] += 1
+        guard.count("noticed")
         log.info("user %s is over the rate limit; sent one notice", key)
         try:
             await message.reply_text(notice_text(guard.limit.wait(key, now)), do_quote=True)
@@ -215,9 +253,19 @@ def install_guard(
     allowed_chats: Iterable[int] = (),
     admins: Iterable[int] = (),
     rate_limit: int = 0,
+    limit: Limit | None = None,
+    updates: Updates | None = None,
+    shared_counts: Counters | None = None,
 ) -> Guard:
     """Create the Guard, keep it in `bot_data["guard"]` and run it before every handler."""
-    guard = Guard(allowed_chats, admins, rate_limit)
+    guard = Guard(
+        allowed_chats,
+        admins,
+        rate_limit,
+        limit=limit,
+        updates=updates,
+        shared_counts=shared_counts,
+    )
     application.bot_data["guard"] = guard
     application.add_handler(TypeHandler(Update, check_update), group=-1)
     return guard

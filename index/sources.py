@@ -140,25 +140,38 @@ def _source(entry: object, where: str) -> Source:
     if not isinstance(feed, bool):
         raise BadSources(f"{where}: feed must be true or false, not {feed!r}")
     try:
-        every = parse_every(entry.get("every", DEFAULT_EVERY))
-    except ValueError:
-        raise BadSources(
-            f"{where}: every must be a duration such as 90s, 5m or 1h, not {entry['every']!r}"
-        ) from None
-    if every < MIN_EVERY:
-        raise BadSources(f"{where}: every is {every:g} s; poll at most every {MIN_EVERY:g} s")
+        every = check_every(entry.get("every", DEFAULT_EVERY))
+    except BadSources as exc:
+        raise BadSources(f"{where}: {exc}") from None
     return Source(url, feed, every)
 
 
-def add_source(stories: Path, url: str, feed: bool = False) -> Source:
+def check_every(value: object) -> float:
+    """A poll interval (`90`, `90s`, `5m`, `1h`) in seconds, or BadSources saying what to write
+    instead."""
+    try:
+        every = parse_every(value)
+    except ValueError:
+        raise BadSources(f"every must be a duration such as 90s, 5m or 1h, not {value!r}") from None
+    if every < MIN_EVERY:
+        raise BadSources(f"every is {every:g} s; poll at most every {MIN_EVERY:g} s")
+    return every
+
+
+def add_source(stories: Path, url: str, feed: bool = False, every: str | None = None) -> Source:
     """Append a source to sources.yaml (created if missing), keeping the editor's comments.
 
-    Raises BadSources if the URL is not fetchable, already listed, or the file does not validate.
+    `every` is written as given (`5m`), so the file reads as the editor typed it.
+    Raises BadSources if the URL is not fetchable, already listed, `every` is no duration or
+    too short, or the file does not validate.
     """
     try:
         url = check_url(url)
     except ValueError as exc:
         raise BadSources(str(exc)) from exc
+    if every is not None:
+        every = every.strip()
+        check_every(every)
     path = Path(stories) / SOURCES_FILE
     existing = load_sources(stories)
     if any(s.url == url for s in existing):
@@ -173,7 +186,10 @@ def add_source(stories: Path, url: str, feed: bool = False) -> Source:
     text += f"  - url: {yaml.safe_dump(url, default_style=None).splitlines()[0]}\n"
     if feed:
         text += "    feed: true\n"
+    if every is not None:
+        text += f"    every: {every}\n"
     tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
     try:
         added = read_sources(tmp)  # the file as it will be, checked before it replaces the old

@@ -215,12 +215,16 @@ class Watcher:
     def poll(self, sources: Iterable[Source]) -> list[Report]:
         """Poll each source once; every source gets a report, a failure stops none of the rest."""
         reports = []
-        for source in sources:
-            try:
-                reports.append(self._poll(source))
-            except FetchFailed as exc:
-                reports.append(Report(source.url, "failed", str(exc)))
-        self._save_state()
+        try:
+            for source in sources:
+                try:
+                    reports.append(self._poll(source))
+                except FetchFailed as exc:
+                    reports.append(Report(source.url, "failed", str(exc)))
+        finally:
+            # Also when Ctrl-C stops a poll half way: a story written but not recorded as
+            # storybot's would be refused as someone else's file on every later poll.
+            self._save_state()
         return reports
 
     def _get(self, url: str) -> Fetched:
@@ -325,13 +329,14 @@ def _entry_page(entry: Any) -> bytes:
 def watch(
     watcher: Watcher,
     sources: list[Source],
-    on_change: Callable[[list[Report]], None],
+    on_poll: Callable[[list[Report]], None],
     say: Callable[[str], None] = print,
     stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Poll each source on its own interval until `stop()`; `on_change` after a poll that
-    wrote stories (the caller rebuilds the index)."""
+    """Poll each source on its own interval until `stop()`, saying one line for each poll that
+    changed a story or failed (see `worth_saying`); `on_poll` gets each round's reports (the
+    caller rebuilds the index when they wrote stories)."""
     due = dict.fromkeys(range(len(sources)), clock())
     while not stop():
         now = clock()
@@ -341,10 +346,16 @@ def watch(
             for i in ready:
                 due[i] = now + sources[i].every
             for report in reports:
-                say(describe(report))
-            if any(r.written for r in reports):
-                on_change(reports)
+                if worth_saying(report):
+                    say(describe(report))
+            on_poll(reports)
         watcher.sleep(max(0.05, min(min(due.values()) - clock(), 1.0)))
+
+
+def worth_saying(report: Report) -> bool:
+    """Whether a poll is news to the operator: a story written, a failure, or a problem with
+    some of a feed's entries. A 304 or an unchanged page is not; a quiet watch stays quiet."""
+    return bool(report.written or not report.ok or report.detail)
 
 
 def describe(report: Report) -> str:

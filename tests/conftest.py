@@ -20,6 +20,7 @@ from bot.settings import BotSettings
 from fakebot import FakeBotAPI
 from index.embedder import Embedder
 from index.settings import packaged_model_path
+from website import Site, serving
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +79,10 @@ def server() -> Iterator[FakeBotAPI]:
     """A fresh fake Bot API server on 127.0.0.1 as fakebot's TOKEN / BOT_USERNAME bot."""
     with FakeBotAPI() as api:
         yield api
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A newsroom's web site on 127.0.0.1 (tests/website.py), serving what a test puts on it."""
+    with serving() as served:
+        yield served

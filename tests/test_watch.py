@@ -1,17 +1,10 @@
-"""Following pages and feeds over loopback: a real HTTP server whose pages change between polls.
-
-The server (the newsroom's, which cannot exist here) speaks plain HTTP/1.1: ETag and
-Last-Modified, 304 to a conditional request that matches, and on demand 404, 500, a slow answer,
-a truncated body, a malformed feed, an oversized page and a redirect to another host.
-"""
+"""Following pages and feeds over loopback: a real HTTP server (tests/website.py, the `site`
+fixture) whose pages change between polls, answers 304 to a conditional request that matches,
+and fails on demand."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,98 +12,7 @@ import pytest
 from index.articles import load_articles
 from index.sources import BadSources, Source, add_source, load_sources
 from index.watch import Limits, Watcher, describe, story_name
-
-PAGE = """<!doctype html><html><head><title>London talks downgraded</title>
-<link rel="canonical" href="https://news.example/london-talks">
-<meta property="article:published_time" content="2025-04-23T09:00:00Z"></head>
-<body><nav><a href="/">Home</a> | <a href="/world">World</a></nav>
-<article><h1>London talks downgraded</h1>
-<p>Talks in London on ending the war in Ukraine were downgraded on Wednesday after US Secretary
-of State Marco Rubio pulled out at the last minute.</p>
-<p>{news}</p>
-<p>Officials from Ukraine, the United States, the United Kingdom, France and Germany met at
-Lancaster House instead, without their foreign ministers.</p></article>
-<footer>Copyright 2025 News Example. All rights reserved.</footer></body></html>"""
-
-FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>World</title>
-<link>{base}/</link><description>World news</description>
-<item><title>London talks downgraded</title><link>{base}/london</link>
-<guid>{base}/london</guid><pubDate>Wed, 23 Apr 2025 09:00:00 GMT</pubDate></item>
-<item><title>Elsewhere</title><link>https://other.example/story</link>
-<description>&lt;p&gt;A wire story about the weather in Lisbon, which was sunny and warm all
-week, carried in full by the feed because its page lives on another site.&lt;/p&gt;</description>
-</item></channel></rss>"""
-
-
-@dataclass
-class Site:
-    """What the fake newsroom serves now, and what it was asked."""
-
-    pages: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path: status, type, body
-    requests: list[tuple[str, str | None]] = field(default_factory=list)  # path, If-None-Match
-    slow: float = 0.0
-    base: str = ""
-
-    def page(self, path: str, body: str, kind: str = "text/html", status: int = 200) -> None:
-        self.pages[path] = (status, kind, body)
-
-
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            site.requests.append((self.path, self.headers.get("If-None-Match")))
-            if self.path == "/slow":
-                time.sleep(site.slow)
-            if self.path == "/away":
-                self._send(302, b"", {"Location": "http://93.184.216.34/elsewhere"})
-                return
-            if self.path == "/moved":
-                self._send(301, b"", {"Location": "/page"})
-                return
-            if self.path == "/truncated":
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", "5000")
-                self.end_headers()
-                self.wfile.write(b"<html><body><p>Half a page")
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            status, kind, body = site.pages.get(self.path, (404, "text/plain", "not found"))
-            raw = body.encode("utf-8")
-            etag = f'"{hash(raw) & 0xFFFFFFFF:x}"'
-            if status == 200 and self.headers.get("If-None-Match") == etag:
-                self._send(304, b"", {"ETag": etag})
-                return
-            self._send(status, raw, {"Content-Type": kind, "ETag": etag})
-
-        def _send(self, status: int, raw: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    return Handler
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    state = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
+from website import FEED, PAGE, Site
 
 QUICK = Limits(timeout=0.5, retries=1, backoff=0.01, max_bytes=64 * 1024)
 
@@ -220,6 +122,25 @@ def test_a_file_storybot_did_not_write_is_never_overwritten(
     assert mine.read_text() == "<p>An editor's own copy, kept by hand.</p>"
 
 
+def test_ctrl_c_during_a_poll_keeps_what_was_written_as_storybots(
+    site: Site, tmp_path: Path
+) -> None:
+    site.page("/page", PAGE.format(news="Envoy Steve Witkoff will travel to Moscow."))
+    source = Source(f"{site.base}/page")
+
+    def interrupted() -> Iterator[Source]:
+        yield source
+        raise KeyboardInterrupt  # Ctrl-C after the first story was written
+
+    with Watcher(tmp_path, limits=QUICK) as first, pytest.raises(KeyboardInterrupt):
+        first.poll(interrupted())
+    assert (tmp_path / story_name(source.url)).exists()
+    site.page("/page", PAGE.format(news="Witkoff met Putin in Moscow on Friday."))
+    with Watcher(tmp_path, limits=QUICK) as again:
+        [report] = again.poll([source])
+    assert report.status == "changed", report.detail  # not "would overwrite … did not write"
+
+
 def test_sources_file_is_validated_with_line_numbers_and_add_keeps_comments(
     tmp_path: Path,
 ) -> None:
@@ -232,10 +153,19 @@ def test_sources_file_is_validated_with_line_numbers_and_add_keeps_comments(
         Source("https://news.example/london-talks"),
         Source("https://news.example/rss.xml", feed=True),
     ]
+    assert add_source(tmp_path, "https://news.example/live", every="2m") == Source(
+        "https://news.example/live", every=120.0
+    )
+    text = (tmp_path / "sources.yaml").read_text()
+    assert text.endswith("  - url: https://news.example/live\n    every: 2m\n")
     with pytest.raises(BadSources, match="already in"):
         add_source(tmp_path, "https://news.example/rss.xml")
     with pytest.raises(BadSources, match="http:// or https://"):
         add_source(tmp_path, "ftp://news.example/x")
+    with pytest.raises(BadSources, match="every must be a duration such as 90s, 5m or 1h"):
+        add_source(tmp_path, "https://news.example/x", every="soon")
+    with pytest.raises(BadSources, match="every is 10 s; poll at most every 30 s"):
+        add_source(tmp_path, "https://news.example/x", every="10s")
     assert (tmp_path / "sources.yaml").read_text() == text  # a refused add changes nothing
     (tmp_path / "sources.yaml").write_text(
         "# mine\nsources:\n  - url: https://a.example/x\n    every: 2m\n"

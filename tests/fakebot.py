@@ -11,7 +11,10 @@ multipart or JSON bodies; nested values are JSON strings), long-polls ``getUpdat
 Telegram (offset confirmation, limit, timeout, 409 on a competing poller or while a webhook is
 set), pushes updates to a local webhook, validates ``sendMessage`` texts (empty, too long,
 Telegram-HTML) and records every call. Faults (500/502/429/400/timeout/reset) can be injected.
-Group messages are all delivered (as if privacy mode were off). Only 127.0.0.1 is contacted.
+Group messages are all delivered (as if privacy mode were off). ``getChatMember`` answers each
+user's status (``member`` unless ``set_member`` says otherwise); a chat can block the bot
+(403 Forbidden), vanish (400 chat not found) or be upgraded to a supergroup (400 with
+``migrate_to_chat_id``). Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -177,6 +180,9 @@ class FakeBotAPI:
         self._messages: dict[tuple[int, int], JSON] = {}
         self._next_message_id: dict[int, int] = {}
         self._open_queries: set[str] = set()
+        self._members: dict[tuple[int, int], str] = {}
+        self._blocked: dict[int, str] = {}
+        self._migrated: dict[int, int] = {}
         self._faults: dict[str, list[tuple[str, int, float]]] = {}
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -226,6 +232,38 @@ class FakeBotAPI:
             delay = 30.0
         with self._cond:
             self._faults.setdefault(method, []).extend([(fault, retry_after, delay)] * times)
+
+    def set_member(self, chat_id: int, user_id: int, status: str = "administrator") -> None:
+        """What ``getChatMember`` says of ``user_id`` in ``chat_id``: ``creator``,
+        ``administrator``, ``member``, ``restricted``, ``left`` or ``kicked``."""
+        if status not in _MEMBER_FIELDS:
+            raise ValueError(f"unknown status {status!r}; expected one of {sorted(_MEMBER_FIELDS)}")
+        with self._cond:
+            self._members[(chat_id, user_id)] = status
+
+    def block(self, chat_id: int) -> None:
+        """The user blocked the bot (private chat) or the bot was removed (group): from now on
+        sending there is 403 Forbidden, as Telegram words it for that kind of chat."""
+        what = (
+            "bot was blocked by the user"
+            if chat_id > 0
+            else "bot was kicked from the supergroup chat"
+        )
+        with self._cond:
+            self._blocked[chat_id] = f"Forbidden: {what}"
+
+    def forget_chat(self, chat_id: int) -> None:
+        """The chat was deleted: from now on it is 400 "chat not found"."""
+        with self._cond:
+            self._chats.pop(chat_id, None)
+
+    def migrate(self, chat_id: int, new_chat_id: int) -> None:
+        """The group was upgraded to a supergroup with a new id: sending to the old id is 400
+        with ``migrate_to_chat_id``; the new id works."""
+        with self._cond:
+            old = self._chats[chat_id]
+            self._chats[new_chat_id] = {**old, "id": new_chat_id, "type": "supergroup"}
+            self._migrated[chat_id] = new_chat_id
 
     def sent(self, method: str = "sendMessage") -> list[JSON]:
         """Params of the successful (not faulted, not rejected) calls of ``method``."""
@@ -565,6 +603,16 @@ class FakeBotAPI:
 
     def _chat(self, chat_id: Any) -> JSON:
         with self._cond:
+            known = next((k for k in self._blocked if chat_id in (k, str(k))), None)
+            if known is not None:
+                raise ApiError(403, self._blocked[known])
+            moved = next((k for k in self._migrated if chat_id in (k, str(k))), None)
+            if moved is not None:
+                raise ApiError(
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    {"migrate_to_chat_id": self._migrated[moved]},
+                )
             for chat in self._chats.values():
                 if chat_id in (chat["id"], str(chat["id"]), f"@{chat.get('username')}"):
                     return chat
@@ -756,6 +804,16 @@ class FakeBotAPI:
     def _api_answerCallbackQuery(self, p: JSON) -> bool:
         return self._answer_query(p.get("callback_query_id"))
 
+    def _api_getChatMember(self, p: JSON) -> JSON:
+        chat = self._chat(p.get("chat_id"))
+        user_id = int(p.get("user_id") or 0)
+        with self._cond:
+            status = self._members.get((chat["id"], user_id), "member")
+        if chat["type"] == "private":
+            status = "member" if user_id != chat["id"] else "creator"
+        user = self._bot_user() if user_id == self.bot_id else self.user(user_id)
+        return {"status": status, "user": user, **_MEMBER_FIELDS[status]}
+
     def _api_sendChatAction(self, p: JSON) -> bool:
         self._chat(p.get("chat_id"))
         return True
@@ -768,6 +826,36 @@ class FakeBotAPI:
 
 
 _METHODS = {name[5:].lower(): name[5:] for name in dir(FakeBotAPI) if name.startswith("_api_")}
+_ADMIN_RIGHTS = (
+    "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+    "can_change_info can_invite_users can_post_stories can_edit_stories can_delete_stories "
+    "can_pin_messages can_manage_topics".split()
+)
+# The fields Telegram sends beside `status` and `user` for each kind of ChatMember.
+_MEMBER_FIELDS: dict[str, JSON] = {
+    "creator": {"is_anonymous": False},
+    "administrator": {
+        "can_be_edited": False,
+        "is_anonymous": False,
+        "can_promote_members": False,
+        **dict.fromkeys(_ADMIN_RIGHTS, True),
+    },
+    "member": {},
+    "restricted": {
+        "is_member": True,
+        "until_date": 0,
+        **dict.fromkeys(
+            "can_send_messages can_send_audios can_send_documents can_send_photos "
+            "can_send_videos can_send_video_notes can_send_voice_notes can_send_polls "
+            "can_send_other_messages can_add_web_page_previews can_change_info "
+            "can_invite_users can_pin_messages can_manage_topics can_edit_tag "
+            "can_react_to_messages".split(),
+            False,
+        ),
+    },
+    "left": {},
+    "kicked": {"until_date": 0},
+}
 
 
 def _post_json(url: str, payload: JSON, secret: str | None) -> str | None:

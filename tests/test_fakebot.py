@@ -12,8 +12,25 @@ from typing import Any
 
 import httpx
 import pytest
-from telegram import Bot, BotCommand, InlineQueryResultArticle, InputTextMessageContent, Update
-from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram import (
+    Bot,
+    BotCommand,
+    ChatMemberAdministrator,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.constants import ChatMemberStatus
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from fakebot import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI, text_entities
@@ -74,6 +91,49 @@ async def test_send_message_validation(server: FakeBotAPI, bot: Bot) -> None:
     assert ok.text == "fine & dandy"
     assert len(server.sent()) == 2  # rejected calls are not "sent"
     assert len([c for c in server.calls if c.method == "sendMessage" and c.error]) == 6
+
+
+async def test_get_chat_member_says_each_users_status(server: FakeBotAPI, bot: Bot) -> None:
+    server.group_text("hello")
+    server.set_member(DEFAULT_GROUP_ID, 2002, "administrator")
+    server.set_member(DEFAULT_GROUP_ID, 2003, "creator")
+    server.set_member(DEFAULT_GROUP_ID, 2004, "restricted")
+    statuses = {
+        user: (await bot.get_chat_member(DEFAULT_GROUP_ID, user)).status
+        for user in (DEFAULT_USER_ID, 2002, 2003, 2004)
+    }
+    assert statuses == {
+        DEFAULT_USER_ID: ChatMemberStatus.MEMBER,
+        2002: ChatMemberStatus.ADMINISTRATOR,
+        2003: ChatMemberStatus.OWNER,
+        2004: ChatMemberStatus.RESTRICTED,
+    }
+    admin = await bot.get_chat_member(DEFAULT_GROUP_ID, 2002)
+    assert isinstance(admin, ChatMemberAdministrator) and admin.can_delete_messages
+    with pytest.raises(ValueError, match="unknown status"):
+        server.set_member(DEFAULT_GROUP_ID, 2005, "boss")
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.get_chat_member(424242, DEFAULT_USER_ID)
+
+
+async def test_blocked_deleted_and_upgraded_chats_answer_as_telegram_does(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    server.private_text("hi")
+    server.group_text("hello")
+    server.group_text("hello", chat_id=-1007777777777)
+    server.block(DEFAULT_USER_ID)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(DEFAULT_USER_ID, "anyone there?")
+    server.forget_chat(DEFAULT_GROUP_ID)
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_message(DEFAULT_GROUP_ID, "anyone there?")
+    server.migrate(-1007777777777, -1008888888888)
+    with pytest.raises(ChatMigrated) as migrated:
+        await bot.send_message(-1007777777777, "anyone there?")
+    assert migrated.value.new_chat_id == -1008888888888
+    assert (await bot.send_message(-1008888888888, "here")).chat.id == -1008888888888
+    assert [p["chat_id"] for p in server.sent()] == [-1008888888888]
 
 
 async def test_edit_and_misc_methods(server: FakeBotAPI, bot: Bot) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.answer import Answer, answer_query, cite, read_question, topics
 from bot.settings import BotSettings
 from bot.templates import render
-from bot.updates import whats_new
+from bot.whatsnew import whats_new
 from index.articles import load_articles
 from index.batcher import BatchingOnnxEncoder
 from index.builder import BuildReport, build_index

@@ -97,7 +97,7 @@ def _engine(settings: BotSettings) -> Any:
     from bot.engine import open_engine
 
     try:
-        return open_engine(settings)
+        return open_engine(settings, say=lambda line: click.echo(line, err=True))
     except StorybotError as exc:
         raise _failure(exc) from exc
 

@@ -13,9 +13,8 @@ most recently updated one, and its header says which.
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,15 +22,14 @@ from bot.answer import Answer, answer_query, cite, read_question, topics
 from bot.settings import BotSettings
 from bot.templates import render
 from bot.whatsnew import whats_new
-from index.articles import load_articles
 from index.batcher import BatchingOnnxEncoder
-from index.builder import BuildReport, build_index
+from index.builder import BuildReport, build_stories, counted, index_is_current
 from index.embedder import Embedder, Encoder, model_name
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.onnx_encoder import export_onnx
 from index.reader import MODEL_FILE, READER_DIR, Reader
-from index.search import Query, default_params
-from index.store import FORMAT_VERSION, Store, current_build, load_store, read_manifest
+from index.search import Query
+from index.store import Store, current_build, load_store
 from index.stories import Catalog, Story
 from index.substore import narrow
 from index.summary import summarize, topic_article
@@ -41,36 +39,14 @@ log = logging.getLogger(__name__)
 SUBSTORES = 32
 
 
-def index_is_current(stories: Path, index_dir: Path, model: str | None = None) -> bool:
-    """True when the served index exists and was built from exactly the current story files,
-    by this code's index format, retrieval parameters and (if given) model."""
-    try:
-        manifest = read_manifest(index_dir)
-    except (IndexNotBuilt, IndexCorrupt):
-        return False
-    if manifest.get("format") != FORMAT_VERSION or manifest.get("params") != default_params():
-        return False
-    if model is not None and manifest.get("model") != model:
-        return False
-    articles, _ = load_articles(stories)
-    return manifest.get("articles") == {a.id: a.content_hash for a in articles}
-
-
 def build(
     settings: BotSettings, encoder: Encoder | None = None, progress: bool = False
 ) -> tuple[BuildReport, list[str]]:
-    """Index the stories folder; returns the report and the problems found (file: reason)."""
-    articles, problems = load_articles(settings.stories)
-    if not articles:
-        raise EmptyCorpus(f"no readable .txt or .md stories in {settings.stories}")
+    """Index the stories folder (index.builder.build_stories), then make the ONNX query model
+    while torch is loaded; returns the report and the problems found (file: reason)."""
     encoder = encoder or Embedder(settings.model_path())
-    report = build_index(
-        articles,
-        settings.index,
-        encoder,
-        passage_sentences=settings.passage_sentences,
-        params=default_params(),
-        progress=progress,
+    report, problems = build_stories(
+        settings.stories, settings.index, encoder, settings.passage_sentences, progress
     )
     if isinstance(encoder, Embedder) and settings.query_encoder == "onnx":
         onnx_export(settings)  # export the torch-free query model now, while torch is loaded
@@ -287,27 +263,29 @@ class Engine:
 
 
 def open_engine(
-    settings: BotSettings, encoder: Encoder | None = None, build_missing: bool = True
+    settings: BotSettings,
+    encoder: Encoder | None = None,
+    build_missing: bool = True,
+    say: Callable[[str], None] = lambda _line: None,
 ) -> Engine:
     """An Engine over an up-to-date index, building it first if it is missing or stale.
 
-    With `build_missing=False` (a worker beside a builder, STORYBOT_REDIS_URL) it never builds:
-    it serves what the builder last built, waiting for the first build if there is none yet.
+    What it does on the way (building, files skipped) goes to `say`, a line at a time as it
+    happens: the CLI prints it, the bot logs it. With `build_missing=False` (a worker beside a
+    builder, STORYBOT_REDIS_URL) it never builds: it serves what the builder last built,
+    waiting for the first build if there is none yet.
     """
     if not build_missing:
         waited = 0.0
         while current_build(settings.index) is None:
             if waited % 60 == 0:
-                log.info(
-                    "no index at %s yet; waiting for the builder (`storybot index`)",
-                    settings.index,
-                )
+                say(f"no index at {settings.index} yet; waiting for the builder (storybot index)")
             time.sleep(1.0)
             waited += 1.0
         return Engine(settings, encoder or query_encoder(settings))
     name = encoder.name if encoder else model_name(settings.model_path())
     if not index_is_current(settings.stories, settings.index, name):
-        print(f"Building the index of {settings.stories} …", file=sys.stderr)
+        say(f"Building the index of {settings.stories} …")
         try:
             report, problems = build(settings, encoder)
         except EmptyCorpus:
@@ -315,6 +293,6 @@ def open_engine(
                 raise
         else:
             for problem in problems:
-                print(f"warning: skipped {problem}", file=sys.stderr)
-            print(f"Indexed {report.sentences} sentences.", file=sys.stderr)
+                say(f"warning: skipped {problem}")
+            say(f"Indexed {counted(report.sentences, 'sentence')}.")
     return Engine(settings, encoder or query_encoder(settings))

@@ -27,13 +27,21 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from index.articles import Article
+from index.articles import Article, Problem, load_articles
 from index.embedder import Encoder
-from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt, NotAnIndex
+from index.errors import (
+    EmptyCorpus,
+    IndexBusy,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotBuilt,
+    NotAnIndex,
+)
 from index.lexical import lexical_indexes, save_lexical
-from index.manifest import MANIFEST, manifest_or_none, sha256_file, write_json
+from index.manifest import MANIFEST, manifest_or_none, read_manifest, sha256_file, write_json
 from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all
+from index.search import default_params
 from index.splitter import Sentence, text_key
 from index.store import (
     FORMAT_VERSION,
@@ -411,3 +419,41 @@ def _prune(builds: Path, keep: Path) -> None:
     for tmp in builds.glob(".tmp-*"):
         if tmp.is_dir() and not tmp.is_symlink():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def index_is_current(stories: Path, index_dir: Path, model: str | None = None) -> bool:
+    """True when the served index exists and was built from exactly the current story files,
+    by this code's index format, retrieval parameters and (if given) model."""
+    try:
+        manifest = read_manifest(index_dir)
+    except (IndexNotBuilt, IndexCorrupt):
+        return False
+    if manifest.get("format") != FORMAT_VERSION or manifest.get("params") != default_params():
+        return False
+    if model is not None and manifest.get("model") != model:
+        return False
+    articles, _ = load_articles(stories)
+    return manifest.get("articles") == {a.id: a.content_hash for a in articles}
+
+
+def build_stories(
+    stories: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    passage_sentences: int = 5,
+    progress: bool = False,
+) -> tuple[BuildReport, list[Problem]]:
+    """Index a stories folder with the shipped retrieval parameters; the report and the story
+    files that were skipped. EmptyCorpus when no story can be read."""
+    articles, problems = load_articles(stories)
+    if not articles:
+        raise EmptyCorpus(f"no readable stories (.txt, .md, .markdown, .html) in {stories}")
+    report = build_index(
+        articles,
+        index_dir,
+        encoder,
+        passage_sentences=passage_sentences,
+        params=default_params(),
+        progress=progress,
+    )
+    return report, problems

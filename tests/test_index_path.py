@@ -230,3 +230,34 @@ def test_cleanup_removes_only_what_builds_made(
     assert (tmp_path / ".index.link-1").read_text() == "not a link"
     assert not (tmp_path / ".index.link-2").is_symlink()
     assert json.loads((built / "manifest.json").read_text())["build_id"] == ours[-1]
+
+
+def test_python_m_index_builds_without_the_bot(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from support import SEED_STORIES
+
+    code = (
+        "import sys, runpy; sys.argv = ['index', '--stories', sys.argv[1], '--index', sys.argv[2]];"
+        "runpy.run_module('index', run_name='__main__')"
+    )
+    no_bot = "assert not [m for m in sys.modules if m.split('.')[0] == 'bot']"
+    script = f"{code}\n{no_bot}"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(SEED_STORIES), str(tmp_path / "idx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Indexed 1 article, " in done.stdout
+    assert (tmp_path / "idx" / "manifest.json").exists()
+    bad = subprocess.run(
+        [sys.executable, "-m", "index", "--stories", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: ")
+    assert "Traceback" not in bad.stderr

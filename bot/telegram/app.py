@@ -326,7 +326,7 @@ def run_bot(settings: BotSettings) -> None:
     # PTB 22 deprecates int seconds for retry_after and friends; opt in to timedelta now.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     # Beside a builder (Redis configured) a worker never builds: it serves what was published.
-    engine = open_engine(settings, build_missing=settings.redis_url is None)
+    engine = open_engine(settings, build_missing=settings.redis_url is None, say=log.info)
     engine.encoder.encode(["warm up"])  # load the model now, not on the first reader's question
     application = build_application(settings, engine)
     # run_polling/run_webhook run on the current event loop and skip initialize() once it has

@@ -20,6 +20,7 @@ from index.train_config import TrainConfig
 
 if TYPE_CHECKING:
     from bot.settings import BotSettings
+    from index.stories import Story
 
 TRAIN_DEFAULTS = TrainConfig()
 
@@ -121,15 +122,15 @@ story_option = click.option(
 )
 
 
-def _chosen(engine: Any, refs: Iterable[str]) -> list[Any]:
-    """The stories `--story` names (an id, a file or a list number), or a one-line error."""
+def _chosen(engine: Any, refs: Iterable[str], param_hint: str = "--story") -> list[Any]:
+    """The stories `refs` name (an id, a file or a list number), or a one-line error (exit 2)."""
     chosen = []
     for ref in refs:
         found = engine.catalog.find(ref)
         if len(found) != 1:
             known = ", ".join(s.id for s in (found or engine.catalog.stories))
             what = "matches several stories" if found else "is no story here"
-            raise click.BadParameter(f"{ref!r} {what}; one of: {known}", param_hint="--story")
+            raise click.BadParameter(f"{ref!r} {what}; one of: {known}", param_hint=param_hint)
         chosen.append(found[0])
     return chosen
 
@@ -294,28 +295,73 @@ def stories_command(stories: Path | None, index_dir: Path | None, as_json: bool)
         return
     width = max((len(s.id) for s in catalog), default=2)
     for s in catalog:
-        dates = s.published or "-"
-        if s.updated and s.updated != s.published:
-            dates += f", updated {s.updated}"
-        click.echo(f"{s.id:<{width}}  {s.title} ({dates}; {s.sentences} sentences)")
+        click.echo(f"{s.id:<{width}}  {s.title} ({_dates(s)}; {s.sentences} sentences)")
+
+
+def _dates(story: Story) -> str:
+    """`2025-04-24, updated 2025-04-24 18:00:00+00:00`, or `-` for a story without dates."""
+    dates = story.published or "-"
+    if story.updated and story.updated != story.published:
+        dates += f", updated {story.updated}"
+    return dates
+
+
+@cli.command("show")
+@folder_options
+@click.option("--json", "as_json", is_flag=True, help="Print the story as one JSON object.")
+@click.argument("article")
+def show_command(stories: Path | None, index_dir: Path | None, as_json: bool, article: str) -> None:
+    """Print a story's text as indexed, after a short header (title, file, dates, url).
+
+    ARTICLE is a story id, a file name or a number in `storybot stories`. The text is the plain
+    text storybot read from the file (front matter left out, Markdown and HTML as a reader of
+    the page sees them): what every quote is taken from, and what a citation's `start`/`end`
+    offsets index. --json prints {id, title, file, url, published, updated, text}.
+
+    Example: storybot show 2025-04-23-london-talks
+    """
+    engine = _engine(make_settings(stories, index_dir))
+    (story,) = _chosen(engine, [article], param_hint="ARTICLE")
+    stored = engine.store.articles[story.file]
+    if as_json:
+        fields = {"id": story.id, "title": story.title, "file": story.file, "url": stored.url}
+        dates = {"published": story.published, "updated": story.updated, "text": stored.body}
+        click.echo(json.dumps({**fields, **dates}, ensure_ascii=False))
+        return
+    click.echo(story.title)
+    click.echo(f"{story.file} (id {story.id}; {_dates(story)})")
+    if stored.url:
+        click.echo(stored.url)
+    click.echo()
+    # The text as stored, character for character: offsets count from its first character.
+    click.echo(stored.body, nl=not stored.body.endswith("\n"))
 
 
 @cli.command()
 @folder_options
+@story_option
 @click.option("--since", metavar="BUILD", help="Compare with this build id instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def whatsnew(
-    stories: Path | None, index_dir: Path | None, since: str | None, as_json: bool
+    stories: Path | None,
+    index_dir: Path | None,
+    story_refs: tuple[str, ...],
+    since: str | None,
+    as_json: bool,
 ) -> None:
     """List the sentences the latest update of the stories added or changed, each cited.
 
-    Example: storybot whatsnew --json
+    With --story, only the changes to those stories.
+
+    Example: storybot whatsnew --json --story 2025-04-23-london-talks
     """
     from bot.templates import to_plain
     from index.errors import UnknownBuild
 
+    engine = _engine(make_settings(stories, index_dir))
+    chosen = _chosen(engine, story_refs)
     try:
-        answer = _engine(make_settings(stories, index_dir)).whatsnew(since)
+        answer = engine.whatsnew(since, chosen)
     except UnknownBuild as exc:  # a bad --since is a usage error: exit 2
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     except StorybotError as exc:

@@ -293,6 +293,11 @@ def test_cli_indexes_markdown_and_html_and_quotes_them_without_markup(
         assert not any(mark in first["sentence"] for mark in MARKUP), first["sentence"]
         body = parse_article(story, (newsroom / story).read_bytes()).body
         assert body[first["start"] : first["end"]] == first["sentence"]
+    for story in (BUDGET, FLOOD):  # `storybot show` prints the text those offsets index
+        shown = CliRunner().invoke(cli, ["show", "--json", *folders, story])
+        text = json.loads(shown.output)["text"]
+        assert text == parse_article(story, (newsroom / story).read_bytes()).body
+        assert not any(mark in text for mark in MARKUP), text
     plain = CliRunner().invoke(cli, ["ask", *folders, "Who is the finance minister?"])
     assert plain.exit_code == 0, plain.output
     assert "The finance minister, Maria Lopez, said the plan would cut the deficit" in plain.output

@@ -102,6 +102,42 @@ def test_an_unknown_story_is_a_clear_error(newsroom: list[str]) -> None:
     assert ambiguous.exit_code == 2 and "matches several stories" in ambiguous.output
 
 
+def test_show_prints_the_stored_text_that_citations_index(newsroom: list[str]) -> None:
+    asked = json.loads(run(["ask", "--json", *newsroom, "Who thanked the delegations?"]).output)
+    texts = {}
+    for citation in asked["citations"]:
+        shown = run(["show", "--json", *newsroom, citation["story"]])
+        assert shown.exit_code == 0, shown.output
+        story = json.loads(shown.output)
+        assert list(story) == ["id", "title", "file", "url", "published", "updated", "text"]
+        assert (story["id"], story["file"]) == (citation["story"], citation["article"])
+        assert story["text"][citation["start"] : citation["end"]] == citation["sentence"]
+        texts[story["id"]] = story["text"]
+    assert FOLLOW_UP in texts and "title:" not in texts[FOLLOW_UP], "front matter is not text"
+    plain = run(["show", *newsroom, "4"]).output
+    budget = json.loads(run(["show", "--json", *newsroom, f"{BUDGET}.md"]).output)
+    assert plain == (
+        "Parliament passes the 2026 budget\n"
+        f"{BUDGET}.md (id {BUDGET}; 2025-05-02)\n"
+        "\n"
+        f"{budget['text']}\n"
+    ), "a list number, a file name and the id name the same story"
+    header = run(["show", *newsroom, FOLLOW_UP]).output.splitlines()[1]
+    assert (
+        header == f"{FOLLOW_UP}.md (id {FOLLOW_UP}; 2025-04-24, updated 2025-04-24 18:00:00+00:00)"
+    )
+
+
+def test_show_of_an_unknown_story_lists_the_ids(newsroom: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["show", *newsroom, "sourdough"])
+    assert result.exit_code == 2
+    assert "'sourdough' is no story here" in result.output
+    assert all(story in result.output for story in (SEED, FOLLOW_UP, BUDGET, FIRE))
+    assert "Traceback" not in result.output
+    ambiguous = CliRunner().invoke(cli, ["show", *newsroom, "london"])
+    assert ambiguous.exit_code == 2 and "matches several stories" in ambiguous.output
+
+
 def test_summary_of_several_stories_is_of_the_latest_one_and_says_so(
     newsroom: list[str],
 ) -> None:
@@ -155,3 +191,10 @@ def test_whatsnew_json_names_the_story_that_changed(tmp_path: Path) -> None:
     (added,) = obj["citations"]
     assert added["story"] == BUDGET and added["sentence"] == "The vote came after a 14-hour debate."
     assert "New: The vote came after a 14-hour debate." in obj["plain"]
+    budget_only = json.loads(run(["whatsnew", "--json", *folders, "--story", BUDGET]).output)
+    assert budget_only["citations"] == obj["citations"] and budget_only["story"] == BUDGET
+    seed_only = json.loads(run(["whatsnew", "--json", *folders, "--story", SEED]).output)
+    assert seed_only["citations"] == [] and seed_only["story"] == SEED
+    assert seed_only["plain"].startswith("Nothing new since the previous update")
+    unknown = CliRunner().invoke(cli, ["whatsnew", *folders, "--story", "sourdough"])
+    assert unknown.exit_code == 2 and "'sourdough' is no story here" in unknown.output

@@ -23,7 +23,8 @@ class IndexSettings(BaseSettings):
     stories: Path = Field(
         default=Path("stories"),
         validation_alias=AliasChoices("STORYBOT_STORIES", "stories"),
-        description="Folder of `.txt` / `.md` stories.",
+        description="Folder of story files: `.txt`, Markdown (`.md`, `.markdown`) and HTML "
+        "(`.html`, `.htm`).",
     )
     index: Path = Field(
         default=Path("var/index"),

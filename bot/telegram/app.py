@@ -71,7 +71,7 @@ async def watch_index(application: Application) -> None:
     """Poll for a newly built index and swap it in (loaded off the event loop)."""
     engine: Engine = application.bot_data["engine"]
     while True:
-        await asyncio.sleep(application.bot_data.get("reload_seconds", RELOAD_SECONDS))
+        await asyncio.sleep(RELOAD_SECONDS)
         try:
             await asyncio.to_thread(engine.reload_if_changed)
         except Exception:  # keep serving the old index whatever the new one does

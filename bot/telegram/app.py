@@ -211,8 +211,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     Raises BadToken when the token is missing or cannot be a bot token.
     """
     token = settings.bot_token()
-    redact_in_logs(token)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet_logs(token)
     # The bot encodes many questions at once on worker threads; BLAS and OpenMP pools of their
     # own would only spin beside them (they doubled the CPU of an answer, docs/benchmarks.md).
     threadpool_limits(limits=1)
@@ -272,14 +271,19 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     return application
 
 
+def quiet_logs(token: str) -> None:
+    """The token masked in every log line and traceback, and httpx's per-request lines (which
+    carry the token in their URLs) muted: whoever builds the application or logs for it."""
+    redact_in_logs(token)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def configure_logging(settings: BotSettings) -> None:
-    """Plain logging to stderr with the token redacted and httpx's per-request lines muted."""
+    """Plain logging to stderr, quieted as `quiet_logs` says."""
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    if settings.token is not None:
-        redact_in_logs(settings.token.get_secret_value())
+    quiet_logs(settings.token.get_secret_value() if settings.token is not None else "")
 
 
 def webhook_options(settings: BotSettings) -> dict[str, Any]:

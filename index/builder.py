@@ -447,6 +447,8 @@ def build_stories(
     files that were skipped. EmptyCorpus when no story can be read."""
     articles, problems = load_articles(stories)
     if not articles:
+        if not stories.is_dir():  # else "no readable stories" sends the editor to the wrong fix
+            raise EmptyCorpus(f"no such folder: {stories} (the stories folder)")
         raise EmptyCorpus(f"no readable stories (.txt, .md, .markdown, .html) in {stories}")
     report = build_index(
         articles,

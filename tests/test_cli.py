@@ -160,6 +160,15 @@ def test_index_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", [["index"], ["ask", "Who?"]])
+def test_a_missing_stories_folder_is_named_as_missing(tmp_path: Path, command: list[str]) -> None:
+    folders = ["--stories", str(tmp_path / "nowhere"), "--index", str(tmp_path / "idx")]
+    result = CliRunner().invoke(cli, [command[0], *folders, *command[1:]])
+    assert result.exit_code == 1
+    assert f"Error: no such folder: {tmp_path / 'nowhere'} (the stories folder)" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_index_names_every_bad_file_indexes_the_rest_and_strict_fails(
     stories_dir: Path, tmp_path: Path
 ) -> None:

@@ -20,11 +20,10 @@ bounded, and each write is a single `put`.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 
 from bot.state import ChatState
-from index.lexical import tokenize
+from index.lexical import tokenize, words
 
 SLOTS = 256
 SHORT_WORDS = 3
@@ -34,7 +33,6 @@ PRONOUNS = frozenset(
     this that these those there then""".split()
 )
 QUESTION_WORDS = frozenset("who whom whose what which where when why how".split())
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,8 @@ def recall(state: ChatState, chat_id: int, message_id: int) -> Earlier | None:
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'").split("'")[0] for w in _WORD.findall(text)]
+    """The words, each cut at its apostrophe (`he's` → `he`, a pronoun)."""
+    return [word.split("'")[0] for word in words(text)]
 
 
 def leans_on_context(question: str) -> bool:

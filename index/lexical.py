@@ -48,15 +48,19 @@ def stem(word: str) -> str:
     return word
 
 
+def words(text: str) -> list[str]:
+    """Every word, lowercased, a curly apostrophe read as `'` (the one word splitter: BM25's
+    tokens and the follow-up rules both start here).
+
+    >>> words("Rubio’s talks in the U.S.")
+    ["rubio's", 'talks', 'in', 'the', 'u', 's']
+    """
+    return [match.group(0).replace("’", "'") for match in _WORD.finditer(text.lower())]
+
+
 def tokenize(text: str) -> list[str]:
     """`"Rubio's talks in the U.S."` → `["rubio", "talk", "u"]`-style content tokens."""
-    tokens = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0).replace("’", "'")
-        if word in STOP_WORDS:
-            continue
-        tokens.append(stem(word))
-    return tokens
+    return [stem(word) for word in words(text) if word not in STOP_WORDS]
 
 
 POSTING = np.dtype([("id", "<i4"), ("weight", "<f4")])

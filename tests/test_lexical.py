@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from index.articles import load_articles
-from index.lexical import BM25, tokenize
+from index.lexical import BM25, tokenize, words
 from index.splitter import split_article
 from support import SEED_STORIES
 
@@ -35,6 +35,12 @@ def okapi(docs: list[list[str]], query: list[str], k1: float = 1.2, b: float = 0
 
 
 QUERIES = ["Who is Steve Witkoff?", "Why did Rubio cancel his talks?", "ceasefire Kyiv Kyiv", "zzz"]
+
+
+def test_words_split_at_anything_but_letters_digits_and_inner_apostrophes() -> None:
+    assert words("Rubio’s team_mates met O'Neil in the U.S. (2025)") == [
+        "rubio's", "team", "mates", "met", "o'neil", "in", "the", "u", "s", "2025",
+    ]  # fmt: skip
 
 
 def test_tokenize_drops_stop_words_and_strips_light_suffixes() -> None:

@@ -19,6 +19,7 @@ logs that at most once a minute; redis-py reconnects by itself on the next call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
+from redis.client import PubSub
 
 from index.errors import StorybotError
 
@@ -300,6 +302,7 @@ return 0
 """
 BUILDER_LOCK_SECONDS = 60
 BUILDS_CHANNEL = "builds"
+STOP_SECONDS = 0.5
 
 
 class BuilderBusy(StorybotError):
@@ -407,27 +410,43 @@ class BuildFollower:
 
     def _run(self) -> None:
         channel = _Keys(self.prefix)(BUILDS_CHANNEL)
-        pubsub = None
-        while not self._stop.is_set():
-            try:
-                if pubsub is None:
-                    pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(channel)
-                    self._offer(published_build(self.client, self.prefix))
-                message = pubsub.get_message(timeout=self.poll_seconds)
-                if message and message.get("type") == "message":
-                    self._offer(str(message["data"]))
-                else:
-                    self._offer(published_build(self.client, self.prefix))
-            except redis.RedisError as exc:
-                self._failed.note(exc)
-                pubsub = None
-                self._stop.wait(min(self.poll_seconds, 1.0))
+        pubsub: PubSub | None = None
+        polled = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    if pubsub is None:
+                        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                        pubsub.subscribe(channel)
+                        self._offer(published_build(self.client, self.prefix))
+                        polled = time.monotonic()
+                    # Short waits, so that stop() is heard at once and shutdown is not held up
+                    # for a whole poll interval.
+                    message = pubsub.get_message(timeout=min(self.poll_seconds, STOP_SECONDS))
+                    if message and message.get("type") == "message":
+                        self._offer(str(message["data"]))
+                    elif time.monotonic() - polled >= self.poll_seconds:
+                        self._offer(published_build(self.client, self.prefix))
+                        polled = time.monotonic()
+                except redis.RedisError as exc:
+                    self._failed.note(exc)
+                    _close(pubsub)  # else each outage would keep its connection from the pool
+                    pubsub = None
+                    self._stop.wait(min(self.poll_seconds, 1.0))
+        finally:
+            _close(pubsub)
 
     def stop(self) -> None:
-        """Stop following (the thread ends within a poll interval)."""
+        """Stop following (the thread ends within STOP_SECONDS)."""
         self._stop.set()
-        self._thread.join(timeout=self.poll_seconds + 2)
+        self._thread.join(timeout=STOP_SECONDS + 2)
+
+
+def _close(pubsub: PubSub | None) -> None:
+    """Close a subscription, whatever state its connection is in."""
+    if pubsub is not None:
+        with contextlib.suppress(redis.RedisError, OSError, ValueError):
+            pubsub.close()
 
 
 @dataclass

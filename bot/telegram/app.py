@@ -108,7 +108,8 @@ async def post_init(application: Application) -> None:
 
 async def post_shutdown(application: Application) -> None:
     """Stop the index watcher, the heartbeat and the build follower; close the state."""
-    application.bot_data["state"].close()
+    # The follower and the heartbeat first: closing Redis under them ended the follower's
+    # thread with a traceback at every shutdown.
     follower = application.bot_data.pop("follower", None)
     if follower is not None:
         await asyncio.to_thread(follower.stop)
@@ -116,6 +117,7 @@ async def post_shutdown(application: Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    application.bot_data["state"].close()
     shared: Shared | None = application.bot_data.get("shared")
     if shared is not None:
         shared.close()

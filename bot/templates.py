@@ -1,7 +1,9 @@
 """Rendering: the one jinja2 environment that turns plain reply data into Telegram HTML.
 
-Templates live in the `prompts` package. Autoescaping is on for every template, because story
-text and questions are untrusted and Telegram rejects a message whose HTML does not parse.
+Templates live in the `prompts` package; one named with a leading `_` is a partial the replies
+import (`_source.html.j2`: how a citation names and links its story), never a reply itself.
+Autoescaping is on for every template, because story text and questions are untrusted and
+Telegram rejects a message whose HTML does not parse.
 """
 
 from __future__ import annotations

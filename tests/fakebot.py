@@ -15,6 +15,13 @@ Group messages are all delivered (as if privacy mode were off). ``getChatMember`
 user's status (``member`` unless ``set_member`` says otherwise); a chat can block the bot
 (403 Forbidden), vanish (400 chat not found) or be upgraded to a supergroup (400 with
 ``migrate_to_chat_id``). Only 127.0.0.1 is contacted.
+
+Several workers: ``balance(urls)`` makes the webhook delivery a per-request balancer in front of
+them, each update POSTed to the next URL in turn on a new connection (one that refuses the
+connection is passed over for the next, as a balancer does; ``served`` says who took each
+update), and ``redeliver(update_id)`` sends an update again, as Telegram does when it got no
+200. A client whose base URL is ``<url>/via-<label>`` has its calls recorded with that ``via``,
+so a test can tell which worker sent what.
 """
 
 from __future__ import annotations
@@ -90,6 +97,7 @@ class Call:
     fault: str | None = None
     error: str | None = None
     result: Any = None
+    via: str | None = None  # the label of a ``<url>/via-<label>/bot…`` base URL
 
     @property
     def ok(self) -> bool:
@@ -168,6 +176,8 @@ class FakeBotAPI:
         self.url = ""
         self.calls: list[Call] = []
         self.deliveries: dict[int, int] = {}
+        self.updates: dict[int, JSON] = {}  # every update pushed, by id (for redelivery)
+        self.served: dict[int, list[str]] = {}  # update id → the balanced URLs that took it
         self.webhook: JSON = {}
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self._cond = threading.Condition()
@@ -184,6 +194,8 @@ class FakeBotAPI:
         self._blocked: dict[int, str] = {}
         self._migrated: dict[int, int] = {}
         self._faults: dict[str, list[tuple[str, int, float]]] = {}
+        self._targets: list[str] = []
+        self._turn = 0
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
 
@@ -265,6 +277,19 @@ class FakeBotAPI:
             self._chats[new_chat_id] = {**old, "id": new_chat_id, "type": "supergroup"}
             self._migrated[chat_id] = new_chat_id
 
+    def balance(self, urls: list[str]) -> None:
+        """Deliver webhook updates to ``urls`` round-robin instead of the registered URL (with
+        its secret), as a balancer in front of several workers would; [] undoes it."""
+        with self._cond:
+            self._targets, self._turn = list(urls), 0
+            self._cond.notify_all()
+
+    def redeliver(self, update_id: int) -> None:
+        """Send an already delivered update again, same id and all (Telegram got no 200)."""
+        with self._cond:
+            self._queue.append(self.updates[update_id])
+            self._cond.notify_all()
+
     def sent(self, method: str = "sendMessage") -> list[JSON]:
         """Params of the successful (not faulted, not rejected) calls of ``method``."""
         with self._cond:
@@ -333,6 +358,7 @@ class FakeBotAPI:
             update_id = self._next_update_id
             self._next_update_id += 1
             update["update_id"] = update_id
+            self.updates[update_id] = update
             self._queue.append(update)
             self.deliveries[update_id] = 0
             self._cond.notify_all()
@@ -489,16 +515,16 @@ class FakeBotAPI:
     def _serve_request(self, handler: _Handler) -> None:
         started = time.time()
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-        match = re.fullmatch(r"/bot([^/]+)/(\w+)/?", urlsplit(handler.path).path)
+        match = re.fullmatch(r"(?:/via-([\w-]+))?/bot([^/]+)/(\w+)/?", urlsplit(handler.path).path)
         if match is None:
             return self._reply(
                 handler, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
             )
-        token, method = match.groups()
+        via, token, method = match.groups()
         method = _METHODS.get(method.lower(), method)
         params = _parse_body(handler, body)
         if token != self.token:
-            self._record(Call(method, params, started, error="Unauthorized"))
+            self._record(Call(method, params, started, error="Unauthorized", via=via))
             return self._reply(
                 handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
             )
@@ -507,7 +533,7 @@ class FakeBotAPI:
             fault = pending.pop(0) if pending else None
         if fault is not None:
             kind, retry_after, delay = fault
-            self._record(Call(method, params, started, fault=kind))
+            self._record(Call(method, params, started, fault=kind, via=via))
             if delay > 0:
                 self._stopping.wait(delay)
             if kind in ("timeout", "reset") or self._stopping.is_set():
@@ -532,7 +558,7 @@ class FakeBotAPI:
             if code == 429:
                 payload["parameters"] = {"retry_after": retry_after}
             return self._reply(handler, code, payload)
-        call = Call(method, params, started)
+        call = Call(method, params, started, via=via)
         try:
             handle = getattr(self, f"_api_{method}", None)
             if handle is None:
@@ -579,11 +605,21 @@ class FakeBotAPI:
                 if self._stopping.is_set():
                     return
                 update, hook = self._queue[0], dict(self.webhook)
-                self.deliveries[update["update_id"]] += 1
-            error = _post_json(hook["url"], update, hook.get("secret_token"))
+                targets = self._targets or [hook["url"]]
+            error = "no worker"
+            for _ in targets:  # a balancer passes a refused connection on to the next worker
+                with self._cond:
+                    url = targets[self._turn % len(targets)]
+                    self._turn += 1
+                    self.deliveries[update["update_id"]] += 1
+                error = _post_json(url, update, hook.get("secret_token"))
+                if error is None or not error.startswith("Connection failed"):
+                    break
             with self._cond:
                 if error is None:
-                    if update in self._queue:
+                    if self._targets:
+                        self.served.setdefault(update["update_id"], []).append(url)
+                    if update in self._queue:  # the first copy, if it was redelivered too
                         self._queue.remove(update)
                     self._cond.notify_all()
                 elif self.webhook.get("url") == hook["url"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -342,6 +343,63 @@ async def test_webhook_delivery(server: FakeBotAPI, bot: Bot) -> None:
         receiver.shutdown()
         receiver.server_close()
         thread.join()
+
+
+async def test_balanced_delivery_takes_turns_passes_over_a_dead_worker_and_redelivers(
+    server: FakeBotAPI,
+) -> None:
+    posts: list[tuple[int, str | None, int]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            secret = self.headers.get("X-Telegram-Bot-Api-Secret-Token")
+            posts.append((self.server.server_address[1], secret, body["update_id"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    receivers = [ThreadingHTTPServer(("127.0.0.1", 0), Receiver) for _ in range(2)]
+    threads = [
+        threading.Thread(target=r.serve_forever, args=(0.05,), daemon=True) for r in receivers
+    ]
+    for thread in threads:
+        thread.start()
+    with socket.socket() as closed:  # bound, never listening: a dead worker
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+        try:
+            ports = [r.server_address[1] for r in receivers]
+            urls = [f"http://127.0.0.1:{port}/hook" for port in ports]
+            async with Bot(server.token, base_url=f"{server.url}/via-w1/bot") as labelled:
+                assert await labelled.set_webhook(urls[0], secret_token="s3cret")
+            assert {(c.method, c.via) for c in server.calls} == {
+                ("getMe", "w1"),
+                ("setWebhook", "w1"),
+            }
+            server.balance([urls[0], dead, urls[1]])
+            ids = [server.private_text(f"question {n}")["update_id"] for n in range(4)]
+            await asyncio.to_thread(server.wait_idle, 5)
+            server.redeliver(ids[0])
+            await asyncio.to_thread(server.wait_idle, 5)
+        finally:
+            for receiver, thread in zip(receivers, threads, strict=True):
+                receiver.shutdown()
+                receiver.server_close()
+                thread.join()
+    # Turns: 0, dead (passed over) → 1, 0, dead → 1; the redelivery's turn is 0's.
+    assert posts == [
+        (ports[0], "s3cret", ids[0]),
+        (ports[1], "s3cret", ids[1]),
+        (ports[0], "s3cret", ids[2]),
+        (ports[1], "s3cret", ids[3]),
+        (ports[0], "s3cret", ids[0]),
+    ]
+    assert server.served[ids[0]] == [urls[0], urls[0]]
+    assert server.deliveries[ids[1]] == 2, "the dead worker's try counts as a delivery"
 
 
 # --------------------------------------------------------------------------- full application

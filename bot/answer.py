@@ -7,7 +7,7 @@ Nothing is generated beyond the templates: the reply quotes a story sentence ver
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,9 +19,13 @@ from index.search import Hit, Query, SearchResult, rank, read
 from index.store import Store
 from index.stories import Catalog, slug
 from index.summary import DUPLICATE_COSINE
+from index.versions import ChangeStatus
 
 MAX_QUESTION_CHARS = 1000
 NEARLY = 0.9
+# What a reply is (`kind` in --json): a quoted answer; the story touches on it but doesn't say;
+# not in the story; no question left after cleaning; a summary; a what's-new list.
+AnswerKind = Literal["answer", "related", "declined", "empty", "summary", "whatsnew"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Citation:
     end: int
     score: float
     link: str | None = None
-    status: str | None = None
+    status: ChangeStatus | None = None
     previous: str | None = None
     story: str = ""
     label: str = ""
@@ -72,7 +76,7 @@ class Answer:
     confidence: float
     citations: list[Citation]
     text: str
-    kind: str = "answer"
+    kind: AnswerKind = "answer"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -176,6 +180,7 @@ def from_result(
         cite(store, hit.index, hit.score, catalog)
         for hit in distinct(store, result.hits, citations)
     ]
+    kind: AnswerKind
     if result.answered and cited:
         changed = cited[0].status == "changed"
         text = render(

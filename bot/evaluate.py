@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer, answer_question
+from bot.answer import Answer, AnswerKind, answer_question
 from index.embedder import Encoder
 from index.evalsets import EvalQuestion, EvalSet, covers_gold, eval_store
 from index.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
@@ -31,7 +31,7 @@ class Outcome:
     question: EvalQuestion
     rank: int | None
     answered: bool
-    kind: str
+    kind: AnswerKind
     confidence: float
     seconds: float
 

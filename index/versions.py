@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from index.articles import Article
 from index.errors import IndexCorrupt, IndexNotBuilt
@@ -47,12 +47,15 @@ class Version:
     sentences: tuple[str, ...]
 
 
+ChangeStatus = Literal["added", "changed"]
+
+
 @dataclass(frozen=True)
 class Change:
     """A sentence an update added, or changed (then `previous` is the old wording)."""
 
     article: str
-    status: str
+    status: ChangeStatus
     text: str
     previous: str | None = None
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from index.errors import NotAnIndex, StorybotError
+from index.limits import MAX_SENTENCES, SUMMARY_SENTENCES
 from index.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -252,14 +253,20 @@ def ask(
 @cli.command()
 @folder_options
 @story_option
-@click.option("--sentences", "-n", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.option(
+    "--sentences",
+    "-n",
+    type=click.IntRange(1, MAX_SENTENCES),
+    default=None,  # the settings' summary_sentences
+    help=f"How many [env STORYBOT_SUMMARY_SENTENCES; default {SUMMARY_SENTENCES}].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("topic", nargs=-1)
 def summary(
     stories: Path | None,
     index_dir: Path | None,
     story_refs: tuple[str, ...],
-    sentences: int,
+    sentences: int | None,
     as_json: bool,
     topic: tuple[str],
 ) -> None:

@@ -22,9 +22,9 @@ from bot.engine import Engine
 from bot.followup import Earlier, follow_up
 from bot.state import ChatState, follow_story, followed_story
 from bot.templates import render
+from index.limits import MAX_SENTENCES
 from index.splitter import sentence_key
 from index.stories import Story, display_date
-from index.summary import MAX_SENTENCES
 
 SEEN_BUILD = "seen_build"
 EVERY_STORY = frozenset({"all", "every", "any", "*"})

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from index.errors import BadToken
+from index.limits import MAX_SENTENCES, SUMMARY_SENTENCES
 from index.settings import IndexSettings
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -97,7 +98,10 @@ class BotSettings(IndexSettings):
         "answers from retrieval alone.",
     )
     summary_sentences: int = Field(
-        default=5, ge=1, le=10, description="Sentences in a /summary that asks for no number."
+        default=SUMMARY_SENTENCES,
+        ge=1,
+        le=MAX_SENTENCES,
+        description="Sentences in a summary that asks for no number (/summary, storybot summary).",
     )
     summary_cooldown: float = Field(
         default=60.0, ge=0, description="Seconds between two /summary replies in one group."

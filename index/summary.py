@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedder import Encoder
+from index.limits import MAX_SENTENCES
 from index.search import search
 from index.store import Store
 
-MAX_SENTENCES = 10
 DUPLICATE_COSINE = 0.9
 ABOUT_SHARE = 0.6
 

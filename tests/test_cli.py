@@ -10,9 +10,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from bot.cli import cli
 from bot.settings import BotSettings
+from index.limits import MAX_SENTENCES
 from support import ROOT, write_bad_stories
 
 CITATION_KEYS = ("article", "title", "url", "paragraph", "sentence", "start", "end", "score")
@@ -115,6 +117,18 @@ def test_summary_json_has_the_ask_shape(folders: list[str]) -> None:
     assert obj["story"] == "2025-04-23-london-talks" and obj["quoted"] is None
     assert obj["plain"].startswith("Summary of “London talks”\n1. ")
     assert "<" not in obj["plain"] and obj["text"].startswith("<b>Summary of")
+
+
+def test_summary_length_defaults_to_the_setting_and_has_one_bound(folders: list[str]) -> None:
+    env = {"STORYBOT_SUMMARY_SENTENCES": "2"}
+    two = CliRunner().invoke(cli, ["summary", "--json", *folders], env=env)
+    assert len(json.loads(two.output)["citations"]) == 2, "no -n: the setting's length"
+    longest = run(["summary", "--json", *folders, "-n", str(MAX_SENTENCES)])
+    assert len(json.loads(longest.output)["citations"]) == MAX_SENTENCES
+    over = CliRunner().invoke(cli, ["summary", *folders, "-n", str(MAX_SENTENCES + 1)])
+    assert over.exit_code == 2 and f"1<=x<={MAX_SENTENCES}" in over.output
+    with pytest.raises(ValidationError, match=f"less than or equal to {MAX_SENTENCES}"):
+        BotSettings(summary_sentences=MAX_SENTENCES + 1)
 
 
 def test_index_warns_about_bad_files_and_strict_fails(stories_dir: Path, tmp_path: Path) -> None:

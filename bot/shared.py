@@ -14,7 +14,9 @@ memory (bot/state.py, bot/telegram/guard.py):
 The same chat's updates can run on two workers at once, so nothing here is a read followed by
 a write. When Redis does not answer, each operation fails open — a cooldown or a budget is
 granted, an update counts as new, a value reads as missing — so the bot keeps answering, and it
-logs that at most once a minute; redis-py reconnects by itself on the next call.
+logs that at most once a minute. After a failure, every call through that client fails open at
+once for SKIP_SECONDS, then Redis is tried again (redis-py reconnects by itself): a Redis that
+hangs rather than refuses costs one socket timeout per pause, not one per call.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -48,6 +51,11 @@ SEEN_SECONDS = 3600
 HEARTBEAT_SECONDS = 30
 COUNTS_SECONDS = 24 * 3600
 LOG_EVERY_SECONDS = 60.0
+# A Redis that does not answer (paused, or a host gone without a reset) blocks each call for the
+# socket timeout, the guard's on the event loop: three or four a message made a worker answer
+# one message per 2 s. Skipping Redis this long after a failure bounds that, and is also the
+# longest a worker takes to use Redis again once it is back.
+SKIP_SECONDS = 2.0
 
 T = TypeVar("T")
 
@@ -97,18 +105,32 @@ def connect(url: str) -> redis.Redis:
     )
 
 
-class _FailOpen:
-    """Runs Redis calls; on a Redis error returns the fail-open value and logs, once a minute."""
+# Per client (every part of one worker shares its client): until when calls skip Redis.
+_away_until: weakref.WeakKeyDictionary[redis.Redis, float] = weakref.WeakKeyDictionary()
+_away_lock = threading.Lock()
+_SKIPPED = redis.ConnectionError(f"not tried: it failed less than {SKIP_SECONDS:g} s ago")
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+
+class _FailOpen:
+    """Runs Redis calls; on a Redis error returns the fail-open value and logs, once a minute;
+    for SKIP_SECONDS after an error on `client`, returns it without trying."""
+
+    def __init__(self, what: str, client: redis.Redis) -> None:
+        self.what, self.client = what, client
         self._logged = -LOG_EVERY_SECONDS
         self.failures = 0
 
     def __call__(self, call: Callable[[], T], default: T) -> T:
+        with _away_lock:
+            away = time.monotonic() < _away_until.get(self.client, 0.0)
+        if away:
+            self.note(_SKIPPED)
+            return default
         try:
             return call()
         except redis.RedisError as exc:
+            with _away_lock:
+                _away_until[self.client] = time.monotonic() + SKIP_SECONDS
             self.note(exc)
             return default
 
@@ -138,7 +160,7 @@ class RedisState:
         self, client: redis.Redis, ttl: int = CHAT_TTL_SECONDS, prefix: str = PREFIX
     ) -> None:
         self.client, self.ttl, self._key = client, ttl, _Keys(prefix)
-        self._run = _FailOpen("chat state")
+        self._run = _FailOpen("chat state", client)
 
     def get(self, chat_id: int, key: str) -> str | None:
         """The stored value, or None (also when Redis is away)."""
@@ -192,7 +214,7 @@ class RedisRateLimit:
         self._key = _Keys(prefix)
         self._take = client.register_script(_RATE_SCRIPT)
         self._wait = client.register_script(_WAIT_SCRIPT)
-        self._run = _FailOpen("the rate limit")
+        self._run = _FailOpen("the rate limit", client)
 
     def take(self, key: int, now: float = 0.0) -> str:
         """Spend one question of `key`'s budget: "allow", "notice" or "drop" (fail open: allow)."""
@@ -218,7 +240,7 @@ class RedisUpdates:
         self, client: redis.Redis, seconds: int = SEEN_SECONDS, prefix: str = PREFIX
     ) -> None:
         self.client, self.seconds, self._key = client, seconds, _Keys(prefix)
-        self._run = _FailOpen("repeated-update detection")
+        self._run = _FailOpen("repeated-update detection", client)
 
     def repeated(self, update_id: int) -> bool:
         """True if another (or this) worker took this update id; claims it otherwise."""
@@ -243,7 +265,7 @@ class RedisCounters:
     ) -> None:
         self.client, self._key = client, _Keys(prefix)
         self.worker = worker or worker_name()
-        self._run = _FailOpen("the /status counters")
+        self._run = _FailOpen("the /status counters", client)
 
     def add(self, name: str, amount: int = 1) -> None:
         """Count `amount` more of `name` for this worker."""
@@ -393,7 +415,7 @@ class BuildFollower:
         self.seen: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="build-follower")
-        self._failed = _FailOpen("new-build notices")
+        self._failed = _FailOpen("new-build notices", client)
 
     def start(self) -> BuildFollower:
         """Begin following in a background thread."""

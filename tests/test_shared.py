@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -23,6 +24,7 @@ import pytest
 import redis
 
 from bot.shared import (
+    SKIP_SECONDS,
     BuilderBusy,
     BuilderLock,
     BuildFollower,
@@ -224,11 +226,37 @@ def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureF
         # One line per kind of state within the minute, not one per call.
         assert len(warnings) == 3
         proc = _redis_server(port)  # back, same client: no restart of the worker
+        time.sleep(SKIP_SECONDS)  # the client skips Redis this long after its last failure
         assert state.acquire(1, "summary", 60) == 0.0
         assert state.acquire(1, "summary", 60) > 0
         assert limit.take(5) == "allow"
         assert limit.take(5) == "notice"
     finally:
+        client.close()
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_a_hung_redis_costs_one_timeout_not_one_per_call() -> None:
+    port = _free_port()
+    proc = _redis_server(port)
+    client = connect(f"redis://127.0.0.1:{port}/0")
+    state, limit, updates = RedisState(client), RedisRateLimit(client, 1), RedisUpdates(client)
+    try:
+        assert updates.repeated(1) is False
+        proc.send_signal(signal.SIGSTOP)  # it still accepts connections, but answers nothing
+        started = time.monotonic()
+        for n in range(10):
+            assert updates.repeated(100 + n) is False
+            assert limit.take(5) == "allow"
+            assert state.get(1, "x") is None
+        # One socket timeout (1 s), then every call skips Redis; it was 30 timeouts.
+        assert time.monotonic() - started < SKIP_SECONDS
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(SKIP_SECONDS)
+        assert updates.repeated(1) is True, "Redis is used again once it answers"
+    finally:
+        proc.send_signal(signal.SIGCONT)
         client.close()
         proc.kill()
         proc.wait(timeout=10)

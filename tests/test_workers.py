@@ -32,7 +32,7 @@ import redis
 from bot.engine import Engine, build
 from bot.followup import recall
 from bot.settings import BotSettings
-from bot.shared import RedisCounters, RedisState, connect
+from bot.shared import SKIP_SECONDS, RedisCounters, RedisState, connect
 from bot.telegram.guard import RateLimit
 from fakebot import BOT_USERNAME, JSON, TOKEN, Call, FakeBotAPI
 from index.embedder import Embedder
@@ -419,7 +419,7 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-def test_answering_goes_on_while_redis_is_away_and_recovers(folder: BotSettings) -> None:
+def test_answering_goes_on_while_redis_is_down_or_hung_and_recovers(folder: BotSettings) -> None:
     port = free_port()
     server = _redis_server(port)
     try:
@@ -433,6 +433,15 @@ def test_answering_goes_on_while_redis_is_away_and_recovers(folder: BotSettings)
             pair.answered(away)
             assert {r.via for u in away for r in pair.replies(u)} == {"a", "b"}
             server = _redis_server(port)  # back on the same port, and empty
+            server.send_signal(signal.SIGSTOP)  # and hung: connections accepted, nothing answered
+            started = time.monotonic()
+            hung = [api.private_text(QUESTIONS[k % 5], user_id=2530 + k) for k in range(10)]
+            pair.answered(hung)
+            # Each call waits out the socket timeout (1 s) unless Redis is skipped after one:
+            # these ten took 19 s before the workers skipped it.
+            assert time.monotonic() - started < 8
+            server.send_signal(signal.SIGCONT)
+            time.sleep(SKIP_SECONDS + 0.5)  # the workers try Redis again after this
             back = [api.private_text(QUESTIONS[k % 5], user_id=2520 + k) for k in range(10)]
             pair.answered(back)
             for update in back:  # shared again: a redelivery to either worker is dropped
@@ -441,13 +450,13 @@ def test_answering_goes_on_while_redis_is_away_and_recovers(folder: BotSettings)
                 lambda: pair.totals()["repeated"] == 10, 30, "10 redeliveries dropped as repeated"
             )
             api.wait_idle(timeout=10)
-            updates = first + away + back
+            updates = first + away + hung + back
             assert [len(pair.replies(u)) for u in updates] == [1] * len(updates)
             for worker in pair.workers:
                 assert "Redis unavailable" in worker.output()
             pair.assert_clean()
     finally:
-        server.kill()
+        server.kill()  # hung or not
         server.wait(timeout=10)
 
 

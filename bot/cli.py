@@ -89,6 +89,12 @@ class _WrongPlace(click.ClickException):
     exit_code = 2
 
 
+class _Unusable(click.ClickException):
+    """Exits 2, as a bad option does: the sources file, or a source given, cannot be used."""
+
+    exit_code = 2
+
+
 def _failure(exc: StorybotError) -> click.ClickException:
     """The one-line `Error: …` for a library error (exit 2 for NotAnIndex, else 1)."""
     kind = _WrongPlace if isinstance(exc, NotAnIndex) else click.ClickException
@@ -220,6 +226,113 @@ def _index_once(settings: BotSettings) -> list[str]:
         f"({report.embedded:,} embedded, {report.reused:,} reused) → {settings.index}{published}"
     )
     return problems
+
+
+@cli.command("add")
+@click.option(
+    "--stories",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Stories folder [env STORYBOT_STORIES; default stories].",
+)
+@click.option("--feed", is_flag=True, help="URL is an RSS or Atom feed: each entry is a story.")
+@click.option(
+    "--every",
+    metavar="DURATION",
+    default=None,
+    help="How often `storybot watch` polls it: 90s, 5m, 1h [default: 5m].",
+)
+@click.argument("url")
+def add_command(stories: Path | None, feed: bool, every: str | None, url: str) -> None:
+    """Add a page or a feed to stories/sources.yaml, for `storybot watch` to follow.
+
+    A page becomes one story, a feed's entries one story each. Only the sources listed there
+    are ever fetched.
+
+    Example: storybot add https://news.example/world/rss.xml --feed --every 2m
+    """
+    from index.sources import SOURCES_FILE, BadSources, add_source, format_every
+    from index.watch import story_name
+
+    settings = make_settings(stories, None)
+    try:
+        source = add_source(settings.stories, url, feed, every)
+    except BadSources as exc:
+        raise _Unusable(str(exc)) from exc
+    what = "feed" if source.feed else "page"
+    click.echo(
+        f"Added the {what} {source.url} to {settings.stories / SOURCES_FILE} "
+        f"(polled every {format_every(source.every)})."
+    )
+    if source.feed:
+        click.echo("Its entries become stories when `storybot watch` polls it.")
+    else:
+        click.echo(
+            f"It becomes the story {settings.stories / story_name(source.url)} when "
+            "`storybot watch` polls it."
+        )
+
+
+@cli.command("watch")
+@folder_options
+@click.option("--once", is_flag=True, help="Poll every source once, rebuild if needed, and exit.")
+def watch_command(stories: Path | None, index_dir: Path | None, once: bool) -> None:
+    """Follow the pages and feeds in stories/sources.yaml and keep the index up to date.
+
+    Polls each source on its own interval, writes a story only when the text storybot reads
+    from it changed, and rebuilds the index (as `storybot index` does) after a poll that wrote
+    one. Prints a line for each poll that changed a story or failed; Ctrl-C stops. With
+    --once: each source once, then exit status 0 if every source answered, else 1.
+
+    Example: storybot watch --once
+    """
+    from bot.refresh import refresh_forever, refresh_once
+    from index.builder import check_replaceable, counted
+    from index.sources import SOURCES_FILE, BadSources, format_every, load_sources
+
+    settings = make_settings(stories, index_dir)
+    try:
+        sources = load_sources(settings.stories)
+        check_replaceable(settings.index)  # before anything is fetched
+    except BadSources as exc:
+        raise _Unusable(str(exc)) from exc
+    except StorybotError as exc:
+        raise _failure(exc) from exc
+    if not sources:
+        raise _Unusable(
+            f"no sources in {settings.stories / SOURCES_FILE}; add one with `storybot add URL`"
+        )
+    if once:
+        try:
+            outcome = refresh_once(
+                settings.stories, settings.index, sources, lambda: _index_once(settings), click.echo
+            )
+        except KeyboardInterrupt:
+            click.echo("Stopped.", err=True)
+            sys.exit(130)
+        if outcome.failed:
+            names = ", ".join(r.url for r in outcome.failed)
+            raise click.ClickException(
+                f"{len(outcome.failed)} of {counted(len(sources), 'source')} failed: {names}"
+            )
+        return
+
+    def rebuild() -> None:
+        try:
+            _index_once(settings)
+        except click.ClickException as exc:  # a bad story is reported; watching goes on
+            click.echo(f"Error: {exc.format_message()}", err=True)
+
+    intervals = ", ".join(sorted({format_every(s.every) for s in sources}))
+    click.echo(
+        f"Watching {counted(len(sources), 'source')} (every {intervals}) into "
+        f"{settings.stories} (Ctrl-C stops)",
+        err=True,
+    )
+    try:
+        refresh_forever(settings.stories, settings.index, sources, rebuild, click.echo)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
 
 
 @cli.command()

@@ -61,6 +61,14 @@ def parse_every(value: object) -> float:
     return number * {"s": 1, "m": 60, "h": 3600}[unit]
 
 
+def format_every(seconds: float) -> str:
+    """Seconds as sources.yaml writes them: `300` → `5m`, `90` → `90s`, `7200` → `2h`."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def check_url(url: object) -> str:
     """A fetchable http(s) URL with a host, or ValueError saying what is wrong."""
     if not isinstance(url, str) or not url.strip():

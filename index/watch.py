@@ -204,6 +204,7 @@ class Watcher:
             data = {}
         data.setdefault("validators", {})
         data.setdefault("files", {})
+        data.setdefault("entries", {})  # feed URL: its entries' pages on its host, last read
         return data
 
     def _save_state(self) -> None:
@@ -238,6 +239,10 @@ class Watcher:
 
     def _poll(self, source: Source) -> Report:
         fetched = self._get(source.url)
+        if fetched.status == 304 and source.feed:
+            # The feed is as it was, but a developing story's page is often edited without its
+            # entry changing: the entries' pages are asked again (a 304 each if not edited).
+            return self._poll_entry_pages(source)
         if fetched.status == 304:
             return Report(source.url, "not modified")
         if not source.feed:
@@ -257,6 +262,9 @@ class Watcher:
             raise FetchFailed(broken)
         written: list[str] = []
         problems: list[str] = []
+        links = [str(entry.get("link") or "") for entry in entries]
+        pages = [link for link in links if link and _same_host(link, source.url)]
+        self.state["entries"][source.url] = pages
         for entry in entries:
             link = str(entry.get("link") or "")
             try:
@@ -274,6 +282,20 @@ class Watcher:
         if problems and not written and len(problems) == len(entries):
             return Report(source.url, "failed", broken if feed.bozo else detail)
         return Report(source.url, "changed" if written else "unchanged", detail, written)
+
+    def _poll_entry_pages(self, source: Source) -> Report:
+        """Ask again for the on-host pages of the feed's entries as it last read them."""
+        written: list[str] = []
+        problems: list[str] = []
+        for link in self.state["entries"].get(source.url, []):
+            try:
+                fetched = self._get(link)
+                if fetched.status == 200:
+                    written += self._store(link, fetched.body, source.url)
+            except FetchFailed as exc:
+                problems.append(f"{link}: {exc}")
+        status = "changed" if written else "not modified"
+        return Report(source.url, status, "; ".join(problems), written)
 
     def _store(self, url: str, body: bytes, source: str) -> list[str]:
         """Write the story for `url` if what storybot reads from it changed; [name] or []."""

@@ -73,6 +73,12 @@ def test_a_feed_becomes_stories_and_entries_off_host_come_from_the_feed(
     assert "weather in Lisbon" in lisbon.body
     [again] = watcher.poll([Source(f"{site.base}/feed.xml", feed=True)])
     assert again.status == "not modified" and not again.written
+    # The page is edited and the feed is not: the feed's 304 does not hide the edit.
+    site.page("/london", PAGE.format(news="Witkoff met Putin in Moscow on Friday."))
+    [edited] = watcher.poll([Source(f"{site.base}/feed.xml", feed=True)])
+    assert edited.status == "changed" and edited.written == [story_name(f"{site.base}/london")]
+    assert [path for path, _ in site.requests[-2:]] == ["/feed.xml", "/london"]
+    assert all(etag for _, etag in site.requests[-2:]), "both asked conditionally"
 
 
 def test_failing_sources_are_named_and_the_rest_go_on(

@@ -1,0 +1,156 @@
+"""`storybot add` and `storybot watch` against the loopback newsroom site (tests/website.py):
+each real change is picked up once, indexed and answered like a story file; the rest is quiet."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click.testing
+from click.testing import CliRunner
+
+from bot.cli import cli
+from index.watch import story_name
+from support import ROOT
+from website import FEED, PAGE, Site
+
+WITKOFF = "Envoy Steve Witkoff will travel to Moscow this week."
+MET = "Envoy Steve Witkoff met Vladimir Putin in St. Petersburg on Friday."
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_add_records_each_source_and_refuses_a_bad_one_with_status_2(tmp_path: Path) -> None:
+    stories = str(tmp_path / "stories")
+    page = run("add", "https://news.example/london-talks", "--stories", stories)
+    assert page.exit_code == 0, page.output
+    assert page.stdout.splitlines() == [
+        f"Added the page https://news.example/london-talks to {stories}/sources.yaml "
+        "(polled every 5m).",
+        f"It becomes the story {stories}/{story_name('https://news.example/london-talks')} "
+        "when `storybot watch` polls it.",
+    ]
+    feed = run(
+        "add", "https://news.example/rss.xml", "--feed", "--every", "2m", "--stories", stories
+    )
+    assert feed.exit_code == 0, feed.output
+    assert "Added the feed https://news.example/rss.xml" in feed.stdout
+    assert "(polled every 2m)" in feed.stdout
+    written = (tmp_path / "stories" / "sources.yaml").read_text()
+    assert written.endswith(
+        "  - url: https://news.example/london-talks\n"
+        "  - url: https://news.example/rss.xml\n    feed: true\n    every: 2m\n"
+    )
+    refused = {
+        "already in": ["https://news.example/rss.xml"],
+        "must start with http:// or https://": ["news.example/other"],
+        "every must be a duration such as 90s, 5m or 1h, not 'soon'": [
+            "https://news.example/x",
+            "--every",
+            "soon",
+        ],
+        "poll at most every 30 s": ["https://news.example/x", "--every", "5s"],
+    }
+    for words, args in refused.items():
+        result = run("add", *args, "--stories", stories)
+        assert result.exit_code == 2, (words, result.output)
+        assert result.stderr.startswith("Error: ") and words in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+    assert (tmp_path / "stories" / "sources.yaml").read_text() == written
+
+
+def test_watch_refuses_a_bad_or_empty_sources_file_with_status_2(tmp_path: Path) -> None:
+    folders = ["--stories", str(tmp_path), "--index", str(tmp_path / "var" / "index")]
+    empty = run("watch", "--once", *folders)
+    assert empty.exit_code == 2
+    assert "no sources in" in empty.stderr and "storybot add URL" in empty.stderr
+    (tmp_path / "sources.yaml").write_text("sources:\n  - url: https://a.example/x\n    evry: 5m\n")
+    bad = run("watch", "--once", *folders)
+    assert bad.exit_code == 2
+    assert "sources.yaml line 2: unknown key evry" in bad.stderr
+
+
+def test_watch_once_picks_up_each_real_change_once_and_ignores_the_rest(
+    site: Site, tmp_path: Path
+) -> None:
+    site.page("/page", PAGE.format(news=WITKOFF))
+    site.page("/london", PAGE.format(news="Talks resume in London next week."))
+    site.page("/feed.xml", FEED.format(base=site.base), kind="application/rss+xml")
+    folders = ["--stories", str(tmp_path / "stories"), "--index", str(tmp_path / "var" / "index")]
+    assert run("add", f"{site.base}/page", *folders[:2]).exit_code == 0
+    assert run("add", f"{site.base}/feed.xml", "--feed", *folders[:2]).exit_code == 0
+
+    first = run("watch", "--once", *folders)
+    assert first.exit_code == 0, first.output
+    lines = first.stdout.splitlines()
+    assert lines[:2] == [
+        f"{site.base}/page: 1 story updated",
+        f"{site.base}/feed.xml: 2 stories updated",
+    ]
+    assert lines[2].startswith("Indexed 3 articles, ") and len(lines) == 3
+
+    fetched = len(site.requests)
+    again = run("watch", "--once", *folders)
+    assert again.exit_code == 0 and again.output == "", "304s: no line, no rebuild"
+    assert len(site.requests) == fetched + 3  # page, feed and the feed's on-host entry
+    assert all(etag for _, etag in site.requests[fetched:]), "every request was conditional"
+
+    site.page("/page", PAGE.format(news=WITKOFF).replace("Copyright 2025", "Copyright 2026"))
+    boiler = run("watch", "--once", *folders)
+    assert boiler.exit_code == 0 and boiler.output == "", "the footer is not the story"
+
+    site.page("/page", PAGE.format(news=MET))
+    edit = run("watch", "--once", *folders)
+    assert edit.exit_code == 0, edit.output
+    assert edit.stdout.splitlines()[0] == f"{site.base}/page: 1 story updated"
+    assert "Indexed 3 articles, " in edit.stdout and " reused) → " in edit.stdout
+
+    answer = json.loads(run("ask", "--json", *folders, "Where did Witkoff meet Putin?").stdout)
+    assert answer["answered"] is True
+    quoted = answer["citations"][answer["quoted"]]
+    assert quoted["sentence"] == MET
+    assert quoted["article"] == story_name(f"{site.base}/page")
+    assert quoted["title"] == "London talks downgraded"
+    assert quoted["url"] == "https://news.example/london-talks"  # the page's canonical URL
+
+    run("add", f"{site.base}/gone", *folders[:2])
+    failed = run("watch", "--once", *folders)
+    assert failed.exit_code == 1
+    assert failed.stdout.splitlines() == [f"{site.base}/gone: failed: HTTP 404 Not Found"]
+    assert f"Error: 1 of 3 sources failed: {site.base}/gone" in failed.stderr
+
+
+def test_watch_stops_cleanly_on_ctrl_c_even_in_the_middle_of_a_fetch(
+    site: Site, tmp_path: Path
+) -> None:
+    site.slow = 10.0
+    site.page("/slow", PAGE.format(news=WITKOFF))
+    stories = tmp_path / "stories"
+    assert run("add", f"{site.base}/slow", "--stories", str(stories)).exit_code == 0
+    args = ["watch", "--stories", str(stories), "--index", str(tmp_path / "var" / "index")]
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stderr is not None
+    started = watcher.stderr.readline()  # printed once everything is imported, before polling
+    assert started.startswith("Watching 1 source (every 5m) into "), started
+    deadline = time.monotonic() + 10
+    while not site.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert site.requests, "the slow page is being fetched"
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert err.strip() == "Stopped watching.", err
+    assert "Traceback" not in out + err
+    assert (stories / ".watch.json").exists(), "what the poll knew was saved"

@@ -77,6 +77,13 @@ class BotSettings(IndexSettings):
         description="Connections Telegram may open to the webhook at once (`setWebhook`), "
         "for all workers together.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="How many `storybot run` workers share the bot token: each sends at most "
+        "1/N of Telegram's flood limits (30 messages a second, 20 a minute per group).",
+    )
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis shared by several workers (rate limits, cooldowns, per-chat state, "

@@ -7,16 +7,17 @@ question at a time or in a burst from many users.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from telegram.constants import ParseMode
-from telegram.ext import Application
+from telegram.ext import AIORateLimiter, Application
 
 from bot.engine import Engine, build
 from bot.settings import BotSettings
-from bot.telegram.delivery import RetryingLimiter
+from bot.telegram.delivery import RetryingLimiter, flood_share
 from botrunner import running_bot
 from fakebot import FakeBotAPI
 from support import FakeEmbedder
@@ -181,3 +182,19 @@ async def test_a_burst_from_many_users_under_faults_loses_nothing(
     # At least the five injected; a burst also overflows the fake server's listen backlog, and
     # those connection resets are retried the same way.
     assert limiter.counts["retry_after"] == 1 and limiter.counts["network"] >= 5
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 40])
+def test_workers_sharing_a_token_split_telegrams_flood_limits(workers: int) -> None:
+    limits = flood_share(workers)
+    per_second = limits["overall_max_rate"] / limits["overall_time_period"]
+    per_group_minute = 60 * limits["group_max_rate"] / limits["group_time_period"]
+    assert workers * per_second == pytest.approx(30)
+    assert workers * per_group_minute == pytest.approx(20)
+    assert min(limits["overall_max_rate"], limits["group_max_rate"]) >= 1, "holds one message"
+    assert isinstance(RetryingLimiter(**limits), AIORateLimiter)
+
+
+def test_one_worker_keeps_ptbs_own_flood_limits() -> None:
+    defaults = inspect.signature(AIORateLimiter.__init__).parameters
+    assert flood_share(1) == {name: defaults[name].default for name in flood_share(1)}

@@ -168,6 +168,7 @@ def start_worker(api: FakeBotAPI, settings: BotSettings, label: str, env: dict[s
         "STORYBOT_RATE_LIMIT": str(RATE_LIMIT),
         "STORYBOT_ADMINS": str(ADMIN),
         "STORYBOT_CONNECT_BACKOFF": "0.1",
+        "STORYBOT_WORKERS": "2",  # each keeps to half of Telegram's flood limits
     }
     with log.open("wb") as out:  # a file, not a pipe: a chatty worker never blocks on it
         proc = subprocess.Popen(

@@ -46,7 +46,7 @@ from bot.settings import MAX_CONNECT_WAIT, BotSettings
 from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
-from bot.telegram.delivery import RetryingLimiter
+from bot.telegram.delivery import RetryingLimiter, flood_share
 from bot.telegram.guard import install_guard
 from bot.telegram.redact import redact, redact_in_logs
 from bot.telegram.request import TolerantRequest
@@ -225,7 +225,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
         .base_file_url(base_file_url)
         .request(TolerantRequest(connection_pool_size=64))
         .get_updates_request(TolerantRequest())
-        .rate_limiter(RetryingLimiter())
+        .rate_limiter(RetryingLimiter(**flood_share(settings.workers)))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

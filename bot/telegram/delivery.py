@@ -12,6 +12,10 @@ Other 4xx (a blocked bot, a bad chat id) are final and raised at once. getUpdate
 here: PTB's updater has its own retry loop for it, and confirms updates by offset. getMe, the
 start-up call, is not retried here either: `app.connect` retries it, one log line per try.
 
+The flood limits are per process, Telegram's per bot token: N workers sharing a token each take
+1/N of them (`flood_share`, STORYBOT_WORKERS), so that together they stay under Telegram's.
+A balancer that spreads updates evenly gives each worker about 1/N of every group's messages too.
+
 Policy on duplicates: the Bot API has no idempotency key, so a request whose answer was lost (a
 read timeout, a reset after the request was sent) is ambiguous. It is retried: a reply sent twice
 in that rare case is better than a question never answered. Failures before anything reached
@@ -25,8 +29,9 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypedDict
 
+from telegram.constants import FloodLimit
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
 
@@ -40,6 +45,37 @@ Callback = Callable[..., Coroutine[Any, Any, JSONResult]]
 _UNPARSABLE = "can't parse entities"
 _REPLY_GONE = ("message to be replied not found", "replied message not found")
 _RETRIED_BY_CALLER = frozenset({"getMe"})
+
+
+class FloodLimits(TypedDict):
+    """AIORateLimiter's arguments: so many messages per so many seconds, overall and per group."""
+
+    overall_max_rate: float
+    overall_time_period: float
+    group_max_rate: float
+    group_time_period: float
+
+
+def flood_share(workers: int) -> FloodLimits:
+    """AIORateLimiter's limits for one of `workers` workers sharing a bot token: 1/N of
+    Telegram's 30 messages a second and 20 a minute per group.
+
+    A limiter holds at least one message, so a share under one per period is one per a longer
+    period: flood_share(40) allows 1 message per 1.33 s and 1 per group per 120 s.
+    """
+
+    def share(limit: float, period: float) -> tuple[float, float]:
+        rate = max(1.0, limit / workers)
+        return rate, period * rate * workers / limit
+
+    overall = share(FloodLimit.MESSAGES_PER_SECOND, 1.0)
+    group = share(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0)
+    return FloodLimits(
+        overall_max_rate=overall[0],
+        overall_time_period=overall[1],
+        group_max_rate=group[0],
+        group_time_period=group[1],
+    )
 
 
 class RetryingLimiter(AIORateLimiter):

@@ -1,7 +1,9 @@
-"""End to end in groups: /summary, follow-up replies, inline answers and /whatsnew after an update.
+"""End to end in groups: /summary, inline answers and /whatsnew after an update.
 
 The real Application long-polls the fake Bot API server on 127.0.0.1, with the real model, FAISS
 index and templates. Tests that rebuild the index use their own stories and index in tmp_path.
+The handlers' rules (the /summary cooldown, follow-ups, who is answered) are tested without
+HTTP in test_handlers.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bot.engine import Engine, build
 from bot.settings import BotSettings
 from bot.telegram.telegram_text import utf16_len
 from botrunner import running_bot
-from fakebot import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
+from fakebot import BOT_USERNAME, FakeBotAPI
 from index.embedder import Embedder
 from support import SEED_STORIES
 from telegram_html import validate_telegram_html
@@ -71,44 +73,6 @@ async def test_group_summary_with_and_without_bot_name_topic_and_count(
         assert validate_telegram_html(sent["text"]) is None
         assert sent["reply_parameters"]["message_id"], "replies are threaded to the command"
     assert len(server.sent()) == 4, "other bots' commands and chatter get no reply"
-
-
-async def test_summary_cooldown_sends_one_short_note_then_stays_quiet(
-    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
-) -> None:
-    settings = settings_for(seed_settings, summary_cooldown=60)
-    async with running_bot(server, settings, seed_engine):
-        server.group_text("/summary")
-        await server.await_for("sendMessage", 1)
-        server.group_text("/summary", first_name="Bob", user_id=1002)
-        (_, note) = await server.await_for("sendMessage", 2)
-        server.group_text("/summary crimea", first_name="Carol", user_id=1003)
-        server.group_text("/summary", chat_id=OTHER_GROUP)
-        server.private_text("/summary")
-        await server.await_for("sendMessage", 4)
-        await asyncio.sleep(0.5)
-    assert "Ask again in" in note["text"] and len(note["text"]) < 120
-    assert [m["chat_id"] for m in server.sent()].count(DEFAULT_GROUP_ID) == 2
-    assert len(server.sent()) == 4, "another group and a private chat are not held back"
-
-
-async def test_reply_to_an_answer_is_a_follow_up_even_after_a_restart(
-    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path
-) -> None:
-    settings = settings_for(seed_settings, state=tmp_path / "state.db")
-    async with running_bot(server, settings, seed_engine):
-        server.group_text(f"/ask@{BOT_USERNAME} Who is the US envoy?")
-        await server.await_for("sendMessage", 1)
-    answer = server.bot_messages(DEFAULT_GROUP_ID)[-1]
-    async with running_bot(server, settings, seed_engine):
-        server.group_text("Who is he?", reply_to=answer, first_name="Bob", user_id=1002)
-        follow = (await server.await_for("sendMessage", 2))[-1]
-        server.group_text("Who is he?", first_name="Bob", user_id=1002)
-        server.group_text(f"@{BOT_USERNAME} who is he?")
-        unrelated = (await server.await_for("sendMessage", 3))[-1]
-    assert WITKOFF in follow["text"]
-    assert WITKOFF not in unrelated["text"], "without a reply there is no earlier question"
-    assert len(server.sent()) == 3, "a plain message that does not address the bot is ignored"
 
 
 async def test_inline_query_offers_up_to_three_cited_answers(

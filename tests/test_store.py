@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bot.engine import Engine
+from bot.settings import BotSettings
 from index.articles import load_articles
 from index.builder import build_index, build_lock
 from index.embedder import Embedder
@@ -20,13 +21,12 @@ from support import FakeEmbedder
 QUESTIONS = ["Who is Steve Witkoff?", "Why did Rubio cancel?", "What does Kyiv want first?"]
 
 
+# The real-model build of the seed story is the session's (conftest.seed_engine): built once.
 def test_round_trip_returns_identical_results(
-    stories_dir: Path, tmp_path: Path, embedder: Embedder
+    seed_settings: BotSettings, seed_engine: Engine, embedder: Embedder
 ) -> None:
-    articles, _ = load_articles(stories_dir)
-    build_index(articles, tmp_path / "index", embedder)
-    first = load_store(tmp_path / "index", expect_model=embedder.name)
-    second = load_store(tmp_path / "index", expect_model=embedder.name)
+    first = load_store(seed_settings.index, expect_model=embedder.name)
+    second = load_store(seed_settings.index, expect_model=embedder.name)
     assert first.manifest["model"] == "all-MiniLM-L6-v2"
     assert first.manifest["dim"] == 384
     for question in QUESTIONS:
@@ -37,11 +37,9 @@ def test_round_trip_returns_identical_results(
 
 
 def test_loaded_vectors_equal_freshly_encoded_ones(
-    stories_dir: Path, tmp_path: Path, embedder: Embedder
+    seed_settings: BotSettings, seed_engine: Engine, embedder: Embedder
 ) -> None:
-    articles, _ = load_articles(stories_dir)
-    build_index(articles, tmp_path / "index", embedder)
-    store = load_store(tmp_path / "index")
+    store = load_store(seed_settings.index)
     saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
     fresh = embedder.encode([s.text for s in store.sentences])
     assert np.allclose(saved, fresh, atol=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import faiss
@@ -15,7 +16,7 @@ from index.articles import load_articles
 from index.builder import build_index
 from index.errors import IndexCorrupt
 from index.search import search
-from index.store import load_store
+from index.store import Store, load_store
 from index.vectors import IndexSpec, choose_index, choose_indexes
 from support import FakeEmbedder
 
@@ -24,6 +25,23 @@ from support import FakeEmbedder
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated corpus of about 60 articles, 1,200 sentences, seeded (tests/corpus.py)."""
     return generate(1200, tmp_path_factory.mktemp("corpus"), seed=7)
+
+
+# Built once per module: every test here only reads them.
+@pytest.fixture(scope="module")
+def flat(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The corpus indexed as it is at its size: exact (flat) vectors."""
+    folder = tmp_path_factory.mktemp("flat") / "index"
+    build_index(load_articles(corpus)[0], folder, FakeEmbedder())
+    return load_store(folder)
+
+
+@pytest.fixture(scope="module")
+def ivf(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The corpus indexed as if it were large: IVF-SQ8 sentence vectors (over 100 of them)."""
+    folder = tmp_path_factory.mktemp("ivf") / "index"
+    build_index(load_articles(corpus)[0], folder, FakeEmbedder(), flat_max=100)
+    return load_store(folder)
 
 
 def test_index_type_follows_corpus_size() -> None:
@@ -36,15 +54,14 @@ def test_index_type_follows_corpus_size() -> None:
         IndexSpec.from_json({"type": "hnsw"})
 
 
-def test_ivf_is_recorded_and_recalls_what_exact_search_finds(corpus: Path, tmp_path: Path) -> None:
-    articles, _ = load_articles(corpus)
-    build_index(articles, tmp_path / "flat", FakeEmbedder())
-    report = build_index(articles, tmp_path / "ivf", FakeEmbedder(), flat_max=100)
-    flat, store = load_store(tmp_path / "flat"), load_store(tmp_path / "ivf")
+def test_ivf_is_recorded_and_recalls_what_exact_search_finds(flat: Store, ivf: Store) -> None:
+    store = ivf
     assert flat.manifest["vector_index"]["sentences"] == {"type": "flat"}
     spec = store.manifest["vector_index"]["sentences"]
     assert spec["type"] == "ivf-sq8" and spec["nlist"] > 1
-    assert store.sentence_index.ntotal == report.sentences
+    assert (
+        store.sentence_index.ntotal == store.manifest["counts"]["sentences"] == len(flat.sentences)
+    )
     vectors = flat.sentence_index.reconstruct_n(0, flat.sentence_index.ntotal)
     assert np.allclose(
         store.sentence_index.reconstruct_batch(np.arange(50)), vectors[:50], atol=0.02
@@ -58,12 +75,8 @@ def test_ivf_is_recorded_and_recalls_what_exact_search_finds(corpus: Path, tmp_p
     assert recall >= 0.95
 
 
-def test_ivf_and_flat_builds_answer_alike(corpus: Path, tmp_path: Path) -> None:
-    articles, _ = load_articles(corpus)
+def test_ivf_and_flat_builds_answer_alike(flat: Store, ivf: Store) -> None:
     encoder = FakeEmbedder()
-    build_index(articles, tmp_path / "flat", encoder)
-    build_index(articles, tmp_path / "ivf", encoder, flat_max=100)
-    flat, ivf = load_store(tmp_path / "flat"), load_store(tmp_path / "ivf")
     question = flat.sentences[40].text
     assert search(flat, encoder, question).hits[0].index == 40
     assert search(ivf, encoder, question).hits[0].index == 40
@@ -72,6 +85,7 @@ def test_ivf_and_flat_builds_answer_alike(corpus: Path, tmp_path: Path) -> None:
 def test_rebuild_after_one_changed_article_embeds_and_splits_only_it(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    corpus = Path(shutil.copytree(corpus, tmp_path / "corpus"))  # edited below: a copy of its own
     articles, _ = load_articles(corpus)
     build_index(articles, tmp_path / "index", FakeEmbedder(), flat_max=100)
     changed = sorted(corpus.iterdir())[3]
@@ -114,11 +128,11 @@ def test_bm25_is_saved_with_the_build_and_checked(
         load_store(tmp_path / "index")
 
 
-def test_passages_are_quantised_when_sentences_are(corpus: Path, tmp_path: Path) -> None:
-    articles, _ = load_articles(corpus)
-    build_index(articles, tmp_path / "small", FakeEmbedder(), flat_max=10_000)
-    build_index(articles, tmp_path / "big", FakeEmbedder(), flat_max=500)
-    small, big = load_store(tmp_path / "small"), load_store(tmp_path / "big")
+def test_passages_are_quantised_when_sentences_are(
+    corpus: Path, flat: Store, tmp_path: Path
+) -> None:
+    build_index(load_articles(corpus)[0], tmp_path / "big", FakeEmbedder(), flat_max=500)
+    small, big = flat, load_store(tmp_path / "big")
     assert len(big.passages) < 500 < len(big.sentences)
     assert small.manifest["vector_index"]["passages"] == {"type": "flat"}
     assert big.manifest["vector_index"]["passages"]["type"] == "ivf-sq8"

@@ -113,6 +113,12 @@ class BotSettings(IndexSettings):
     summary_cooldown: float = Field(
         default=60.0, ge=0, description="Seconds between two /summary replies in one group."
     )
+    follow_interval: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds between two updates posted to a chat that used /follow; what "
+        "changes in between goes out merged into the next.",
+    )
     allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated chat ids the bot serves (a user's id for a private chat); "

@@ -47,6 +47,7 @@ from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
 from bot.telegram.delivery import RetryingLimiter, flood_share
+from bot.telegram.followers import install_followers, tell_followers
 from bot.telegram.guard import install_guard
 from bot.telegram.redact import redact, redact_in_logs
 from bot.telegram.request import TolerantRequest
@@ -59,6 +60,8 @@ COMMANDS = [
     BotCommand("summary", "A short cited summary, optionally on a topic"),
     BotCommand("whatsnew", "What the latest updates of the story added or changed"),
     BotCommand("story", "List the stories, or pick the one this chat follows"),
+    BotCommand("follow", "Be told here each time the story is updated"),
+    BotCommand("unfollow", "No more updates here"),
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
@@ -94,7 +97,10 @@ async def post_init(application: Application) -> None:
         await application.bot.set_my_commands(COMMANDS)
     except TelegramError as exc:  # a Bot API server without the menu API still gets answers
         log.warning("could not register the command menu: %s", exc)
-    tasks = [asyncio.create_task(watch_index(application))]
+    tasks = [
+        asyncio.create_task(watch_index(application)),
+        asyncio.create_task(tell_followers(application)),
+    ]
     shared: Shared | None = application.bot_data.get("shared")
     if shared is not None:
         tasks.append(asyncio.create_task(heartbeat(application, shared)))
@@ -255,6 +261,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     application.add_handler(CommandHandler("ask", handlers.ask))
     application.add_handler(CommandHandler("summary", handlers.summary))
     application.add_handler(CommandHandler("whatsnew", handlers.whatsnew))
+    install_followers(application, engine, application.bot_data["state"], settings.follow_interval)
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(CommandHandler("status", admin.status))
     application.add_handler(

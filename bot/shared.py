@@ -46,7 +46,7 @@ PREFIX = "storybot"
 CHAT_TTL_SECONDS = 30 * 24 * 3600
 # Telegram redelivers a webhook update for up to about a day when it gets no 200, but in
 # practice within minutes; an hour of ids at Telegram's ceiling of ~30 updates a second is
-# 108,000 keys of ~90 bytes each: about 10 MB.
+# 108,000 keys of 117 bytes each (measured, INFO memory): about 13 MB.
 SEEN_SECONDS = 3600
 HEARTBEAT_SECONDS = 30
 COUNTS_SECONDS = 24 * 3600

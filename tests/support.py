@@ -1,10 +1,16 @@
 """Paths and small helpers shared by test modules (fixtures live in conftest.py)."""
 
 import hashlib
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_STORIES = ROOT / "stories"
@@ -74,3 +80,33 @@ def write_bad_stories(folder: Path) -> dict[str, str]:
         "huge.txt": "too large",
         "story.docx": ".docx files are not read",
     }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_server(port: int) -> subprocess.Popen[bytes]:
+    """A private redis-server on `port` that keeps nothing on disk, for tests that stop it."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed; this test starts its own to stop it")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(port=port)
+    try:
+        for _ in range(200):
+            try:
+                probe.ping()
+                return proc
+            except redis.ConnectionError:
+                time.sleep(0.05)
+    finally:
+        probe.close()
+    proc.kill()
+    pytest.fail("the private redis-server did not start")

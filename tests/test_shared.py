@@ -10,10 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -37,6 +34,7 @@ from bot.shared import (
     published_build,
 )
 from bot.telegram.guard import RateLimit
+from support import free_port, redis_server
 
 URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -179,34 +177,9 @@ def test_status_sums_counters_of_all_workers(client: redis.Redis, prefix: str) -
     assert "cannot read" in workers["host:2"]["status"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis_server(port: int) -> subprocess.Popen[bytes]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed; this test starts its own to stop it")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    probe = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            probe.ping()
-            return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    pytest.fail("the private redis-server did not start")
-
-
 def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureFixture) -> None:
-    port = _free_port()
-    proc = _redis_server(port)
+    port = free_port()
+    proc = redis_server(port)
     client = connect(f"redis://127.0.0.1:{port}/0")
     state, limit = RedisState(client), RedisRateLimit(client, 1)
     updates = RedisUpdates(client)
@@ -225,7 +198,7 @@ def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureF
         warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
         # One line per kind of state within the minute, not one per call.
         assert len(warnings) == 3
-        proc = _redis_server(port)  # back, same client: no restart of the worker
+        proc = redis_server(port)  # back, same client: no restart of the worker
         time.sleep(SKIP_SECONDS)  # the client skips Redis this long after its last failure
         assert state.acquire(1, "summary", 60) == 0.0
         assert state.acquire(1, "summary", 60) > 0
@@ -238,8 +211,8 @@ def test_redis_away_fails_open_logs_once_and_recovers(caplog: pytest.LogCaptureF
 
 
 def test_a_hung_redis_costs_one_timeout_not_one_per_call() -> None:
-    port = _free_port()
-    proc = _redis_server(port)
+    port = free_port()
+    proc = redis_server(port)
     client = connect(f"redis://127.0.0.1:{port}/0")
     state, limit, updates = RedisState(client), RedisRateLimit(client, 1), RedisUpdates(client)
     try:

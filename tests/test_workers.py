@@ -36,7 +36,7 @@ from bot.shared import SKIP_SECONDS, RedisCounters, RedisState, connect
 from bot.telegram.guard import RateLimit
 from fakebot import BOT_USERNAME, JSON, TOKEN, Call, FakeBotAPI
 from index.embedder import Embedder
-from support import ROOT, SEED_STORIES
+from support import ROOT, SEED_STORIES, free_port, redis_server
 
 URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "one-secret_for-every-worker"
@@ -64,12 +64,6 @@ def wait_until(check: Callable[[], T], timeout: float, what: str) -> T:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s (last: {value!r})")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_at(url: str) -> redis.Redis:
@@ -245,9 +239,11 @@ def pair(folder: BotSettings) -> Iterator[Pair]:
     prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
     with worker_pair(folder, URL, prefix) as started:
         yield started
-        keys = list(started.client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            started.client.delete(*keys)
+    client = redis_at(URL)  # once the workers have stopped writing
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def test_each_update_is_answered_once_by_one_of_the_workers(pair: Pair) -> None:
@@ -393,36 +389,9 @@ def test_a_new_build_reaches_both_workers_and_whatsnew_lists_it_once(
     assert texts[1].startswith("Nothing new since the version you last saw"), texts
 
 
-def _redis_server(port: int) -> subprocess.Popen[bytes]:
-    """A private redis-server on `port` that keeps nothing on disk (the test stops it)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed; this test starts its own to stop it")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    probe = redis.Redis(port=port)
-    try:
-        wait_until(lambda: _pings(probe), 10, "the private redis-server answering")
-    except AssertionError:
-        proc.kill()
-        raise
-    finally:
-        probe.close()
-    return proc
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 def test_answering_goes_on_while_redis_is_down_or_hung_and_recovers(folder: BotSettings) -> None:
     port = free_port()
-    server = _redis_server(port)
+    server = redis_server(port)
     try:
         with worker_pair(folder, f"redis://127.0.0.1:{port}/0", "storybot") as pair:
             api = pair.api
@@ -433,7 +402,7 @@ def test_answering_goes_on_while_redis_is_down_or_hung_and_recovers(folder: BotS
             away = [api.private_text(QUESTIONS[k % 5], user_id=2510 + k) for k in range(10)]
             pair.answered(away)
             assert {r.via for u in away for r in pair.replies(u)} == {"a", "b"}
-            server = _redis_server(port)  # back on the same port, and empty
+            server = redis_server(port)  # back on the same port, and empty
             server.send_signal(signal.SIGSTOP)  # and hung: connections accepted, nothing answered
             started = time.monotonic()
             hung = [api.private_text(QUESTIONS[k % 5], user_id=2530 + k) for k in range(10)]

@@ -42,6 +42,7 @@ from index.manifest import MANIFEST, manifest_or_none, read_manifest, sha256_fil
 from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all
 from index.search import default_params
+from index.soft_match import Tokens, sentence_tokens
 from index.splitter import Sentence, text_key
 from index.store import (
     FORMAT_VERSION,
@@ -52,7 +53,6 @@ from index.store import (
     load_store,
     stored_vectors,
 )
-from index.tokens import Tokens, sentence_tokens
 from index.vectors import FLAT_MAX, choose_indexes, make_index
 from index.versions import record, save_history
 

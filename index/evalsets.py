@@ -23,6 +23,7 @@ from index.builder import build_index
 from index.embedder import Encoder
 from index.errors import BadEvalSet, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.search import SearchResult, default_params, rank
+from index.soft_match import encode_with_tokens
 from index.splitter import Sentence
 from index.store import (
     FORMAT_VERSION,
@@ -31,7 +32,6 @@ from index.store import (
     Store,
     load_store,
 )
-from index.tokens import encode_with_tokens
 
 
 @dataclass(frozen=True)

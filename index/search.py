@@ -3,7 +3,7 @@
 Each candidate sentence gets a few signals — the cosine of the question to the sentence and to
 its passage, BM25 of both and IDF coverage of the question's words (each as a share of the
 question's total IDF), and soft word-by-word matches of contextual token vectors against the
-sentence and against it with its paragraph neighbours (index/tokens.py) — combined linearly with
+sentence and against it with its paragraph neighbours (index/soft_match.py) — combined linearly with
 weights fitted on the SQuAD dev set by `storybot tune` (index/tuning.py, `index/params.json`).
 
 `confidence` = P(on topic) × P(answered | on topic), two logistic models of the best candidates'
@@ -25,9 +25,9 @@ import numpy as np
 
 from index.embedder import Encoder
 from index.lexical import tokenize
+from index.soft_match import EMPTY, SOFT_COLUMNS, Tokens, encode_with_tokens
 from index.splitter import Sentence
 from index.store import Store
-from index.tokens import EMPTY, SOFT_COLUMNS, Tokens, encode_with_tokens
 
 FEATURES = (
     "dense",

@@ -1,4 +1,4 @@
-"""Token vectors: each sentence's contextual word-piece vectors, for a soft word-by-word match.
+"""Soft word matching: each sentence's contextual word-piece vectors, matched word by word.
 
 A question word counts as matched by a sentence when some word piece of the sentence has a close
 contextual vector (BERTScore-style recall), so "annoyed" finds "angered" and "team" finds

@@ -10,7 +10,7 @@ Layout of an index folder (`var/index` by default) — a symlink to the build th
         sentences.faiss / passages.faiss   inner-product FAISS indexes of normalised vectors
         sentences.f16.npy / passages.f16.npy   exact vectors beside an IVF index, for rebuilds only
         sentences.bm25.json / .npy, passages.bm25.json / .npy   BM25 terms and postings (lexical.py)
-        tokens.npz, tokens.vectors.npy   each sentence's content word-piece vectors (tokens.py)
+        tokens.npz, tokens.vectors.npy   each sentence's content word-piece vectors (soft_match.py)
         history.json    each article's recent versions, for "what's new" (index/versions.py)
         revisions.json  sentence id → earlier wording, for sentences an update changed
 
@@ -36,8 +36,8 @@ from index.articles import Article
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.lexical import BM25, LEXICAL_FILES, lexical_indexes, load_lexical
 from index.manifest import MANIFEST, read_json, read_manifest, sha256_file
+from index.soft_match import SentenceTokens
 from index.tables import PassageTable, SentenceTable
-from index.tokens import SentenceTokens
 from index.vectors import IndexSpec, ready
 
 # Bump it whenever builder.sentence_input or builder.passage_input change: a rebuild reuses old

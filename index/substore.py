@@ -14,9 +14,9 @@ from collections.abc import Collection
 import faiss
 import numpy as np
 
+from index.soft_match import SentenceTokens
 from index.store import Store
 from index.tables import PassageTable, SentenceTable
-from index.tokens import SentenceTokens
 
 
 def _flat(index: faiss.Index, ids: np.ndarray) -> faiss.Index:

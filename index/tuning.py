@@ -36,8 +36,8 @@ from index.errors import BadEvalSet
 from index.evalsets import EvalQuestion, EvalSet, eval_store, is_gold
 from index.metrics import auroc
 from index.search import FEATURES, candidate_features, probability, signals
+from index.soft_match import encode_with_tokens
 from index.store import Store
-from index.tokens import encode_with_tokens
 
 POOLS = (64, 256)
 TOPIC_SETS = (

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.tokens import EMPTY, SOFT_COLUMNS, SentenceTokens, Tokens
+from index.soft_match import EMPTY, SOFT_COLUMNS, SentenceTokens, Tokens
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -88,7 +88,7 @@ def test_large_token_files_stay_memory_mapped(
     tokens: SentenceTokens, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens.save(tmp_path / "tokens.npz")
-    monkeypatch.setattr("index.tokens.RESIDENT_BYTES", 0)
+    monkeypatch.setattr("index.soft_match.RESIDENT_BYTES", 0)
     loaded = SentenceTokens.load(tmp_path / "tokens.npz")
     assert isinstance(loaded.vectors, np.memmap)
     assert loaded.vectors.dtype == np.float16

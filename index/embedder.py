@@ -69,3 +69,29 @@ class Embedder:
             convert_to_numpy=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's word-piece tokenizer (loads the model)."""
+        return self._load().tokenizer
+
+    def encode_tokens(
+        self, texts: Sequence[str], keep: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Sentence vectors plus, per text, its kept word pieces and their unit vectors, from
+        one forward pass (so a question costs no more than `encode`); `keep[id]` says which
+        word pieces to return. The same outputs as `OnnxEncoder.encode_tokens`."""
+        outputs = self._load().encode(
+            list(texts), output_value=None, batch_size=self.batch_size, convert_to_numpy=False
+        )
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokens: list[tuple[np.ndarray, np.ndarray]] = []
+        for row, out in enumerate(outputs):
+            sentence = out["sentence_embedding"].float().numpy()
+            vectors[row] = sentence / (np.linalg.norm(sentence) or 1.0)
+            attended = out["attention_mask"].numpy().astype(bool)
+            ids = out["input_ids"].numpy()[attended]
+            vecs = out["token_embeddings"].float().numpy()[attended][keep[ids]]
+            vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+            tokens.append((ids[keep[ids]].astype(np.int32), vecs.astype(np.float32)))
+        return vectors, tokens

@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.embedder import Embedder, Encoder
+from index.embedder import Encoder
 from index.lexical import STOP_WORDS
-from index.onnx_encoder import OnnxEncoder
 from index.splitter import text_key
 
 
@@ -39,6 +38,22 @@ STRONG = 0.8  # a question piece this close to a sentence piece is the same word
 RESIDENT_BYTES = 16 << 20  # token vectors up to this size (~1,300 sentences) load as float32
 
 
+@runtime_checkable
+class TokenEncoder(Protocol):
+    """An encoder that also gives each text's word-piece vectors in the same forward pass:
+    `index.embedder.Embedder` (torch) and `index.onnx_encoder.OnnxEncoder` (no torch)."""
+
+    @property
+    def tokenizer(self) -> Any:
+        """The word-piece vocabulary (`convert_ids_to_tokens`, `vocab_size`)."""
+
+    def encode_tokens(
+        self, texts: Sequence[str], keep: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Sentence vectors, and per text its kept word-piece ids and their unit vectors."""
+        ...
+
+
 @lru_cache(maxsize=4)
 def _content_mask(tokenizer: Any) -> np.ndarray:
     vocab = tokenizer.convert_ids_to_tokens(list(range(tokenizer.vocab_size)))
@@ -50,36 +65,13 @@ def _content_mask(tokenizer: Any) -> np.ndarray:
     )
 
 
-def encode_with_tokens(
-    encoder: Encoder, texts: Sequence[str], batch_size: int = 64
-) -> tuple[np.ndarray, list[Tokens]]:
-    """Sentence vectors and content-token vectors from one forward pass (empty tokens for fakes)."""
-    if isinstance(encoder, OnnxEncoder) and texts:
-        # The torch-free query encoder (index/onnx_encoder.py) gives the same two outputs.
-        vectors, pieces = encoder.encode_tokens(texts, keep=_content_mask(encoder.tokenizer))
-        return vectors, [Tokens(ids, vecs) for ids, vecs in pieces]
-    if not isinstance(encoder, Embedder) or not texts:
+def encode_with_tokens(encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[Tokens]]:
+    """Sentence vectors and content-token vectors from one forward pass (empty tokens from an
+    encoder that gives none, such as a test's fake)."""
+    if not texts or not isinstance(encoder, TokenEncoder):
         return encoder.encode(texts), [EMPTY for _ in texts]
-    # Embedder owns the lazily loaded model; one pass gives both outputs, so this costs no more
-    # than encode() for a question.
-    model = encoder._load()
-    mask = _content_mask(model.tokenizer)
-    outputs = model.encode(
-        list(texts), output_value=None, batch_size=batch_size, convert_to_numpy=False
-    )
-    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    tokens: list[Tokens] = []
-    for row, out in enumerate(outputs):
-        sentence = out["sentence_embedding"].float().numpy()
-        vectors[row] = sentence / (np.linalg.norm(sentence) or 1.0)
-        attended = out["attention_mask"].numpy().astype(bool)
-        ids = out["input_ids"].numpy()[attended]
-        vecs = out["token_embeddings"].float().numpy()[attended]
-        keep = mask[ids]
-        vecs = vecs[keep]
-        vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-        tokens.append(Tokens(ids[keep].astype(np.int32), vecs.astype(np.float32)))
-    return vectors, tokens
+    vectors, pieces = encoder.encode_tokens(texts, keep=_content_mask(encoder.tokenizer))
+    return vectors, [Tokens(ids, vecs) for ids, vecs in pieces]
 
 
 class SentenceTokens:

@@ -1,4 +1,5 @@
-"""Token vectors: the soft word-by-word match and its save/load round trip."""
+"""Soft word matching: content word pieces from an encoder, the word-by-word match, and its
+save/load round trip."""
 
 from __future__ import annotations
 
@@ -7,7 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.soft_match import EMPTY, SOFT_COLUMNS, SentenceTokens, Tokens
+from index.embedder import Embedder
+from index.soft_match import EMPTY, SOFT_COLUMNS, SentenceTokens, Tokens, encode_with_tokens
+from support import FakeEmbedder
+
+
+def test_an_encoder_with_word_pieces_gives_its_content_pieces_and_a_fake_none(
+    embedder: Embedder,
+) -> None:
+    vectors, (question,) = encode_with_tokens(embedder, ["Who is Steve Witkoff?"])
+    assert vectors.shape == (1, embedder.dim)
+    pieces = embedder.tokenizer.convert_ids_to_tokens(question.ids.tolist())
+    assert "steve" in pieces and not {"who", "is", "?", "[CLS]"} & set(pieces)
+    assert np.allclose(np.linalg.norm(question.vectors, axis=1), 1.0, atol=1e-5)
+    fake_vectors, fake = encode_with_tokens(FakeEmbedder(), ["Who is Steve Witkoff?"])
+    assert fake == [EMPTY] and fake_vectors.shape == (1, FakeEmbedder.dim)
 
 
 def unit(*rows: list[float]) -> np.ndarray:

@@ -196,6 +196,7 @@ def from_result(
             citations=cited,
             related=result.related,
             topics=topics(store, catalog=catalog),
+            several=len(store.articles) > 1,
         )
         kind = "related" if result.related else "declined"
     return Answer(

@@ -224,6 +224,7 @@ class Engine:
                 citations=[],
                 related=False,
                 topics=topics(store, catalog=served.catalog),
+                several=len(store.articles) > 1,
             )
             confidence = result.confidence if result else 0.0
             return Answer(topic or "", False, confidence, [], text, kind="declined")

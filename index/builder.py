@@ -449,7 +449,7 @@ def build_stories(
     if not articles:
         if not stories.is_dir():  # else "no readable stories" sends the editor to the wrong fix
             raise EmptyCorpus(f"no such folder: {stories} (the stories folder)")
-        raise EmptyCorpus(f"no readable stories (.txt, .md, .markdown, .html) in {stories}")
+        raise EmptyCorpus(f"no readable stories (.txt, .md, .markdown, .html, .htm) in {stories}")
     report = build_index(
         articles,
         index_dir,

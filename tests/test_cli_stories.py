@@ -198,3 +198,11 @@ def test_whatsnew_json_names_the_story_that_changed(tmp_path: Path) -> None:
     assert seed_only["plain"].startswith("Nothing new since the previous update")
     unknown = CliRunner().invoke(cli, ["whatsnew", *folders, "--story", "sourdough"])
     assert unknown.exit_code == 2 and "'sourdough' is no story here" in unknown.output
+
+
+def test_a_decline_over_several_stories_says_stories(newsroom: list[str], seed: list[str]) -> None:
+    question = "What is the boiling point of mercury in kelvin?"
+    several = run(["ask", *newsroom, question]).output
+    one = run(["ask", *seed, question]).output
+    assert "That's not in the stories." in several
+    assert "That's not in the story." in one

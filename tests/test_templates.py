@@ -19,7 +19,7 @@ def citation(link: str | None, label: str = "") -> Citation:
 
 CITING = {
     "answer": {"changed": False, "previous": None},
-    "not_in_story": {"related": True, "topics": "the story “Talks”"},
+    "not_in_story": {"related": True, "topics": "the story “Talks”", "several": False},
     "summary": {"topic": None, "story": "Talks", "why": None, "among": 1, "picker": "--story"},
     "whatsnew": {"more": 0, "first": False, "seen": False, "since_time": "1 Dec 2026"},
 }

@@ -147,6 +147,35 @@ def test_follow_and_unfollow_reply_with_what_the_chat_is_now_told(newsroom: News
     assert followers.chats() == [BOB, CAROL]
 
 
+class CountedState(SqliteState):
+    """SQLite state that counts its reads."""
+
+    reads = 0
+
+    def get(self, chat_id: int, key: str) -> str | None:
+        self.reads += 1
+        return super().get(chat_id, key)
+
+
+def test_once_every_chat_is_up_to_date_a_round_reads_no_state_until_a_new_build(
+    newsroom: Newsroom,
+) -> None:
+    state = CountedState()
+    followers = Followers(newsroom.engine, state, interval=600)
+    for chat in (ALICE, BOB, CAROL):
+        followers.follow(chat)
+    newsroom.edit(SEED_FILE.name, "is expected to visit Russia", "will visit Moscow")
+    assert len(followers.due(T0)) == 3
+    state.reads = 0
+    assert followers.due(T0 + 1) == [] and followers.due(T0 + 2) == []
+    assert state.reads == 0, "every chat was told this build: nothing to read"
+    newsroom.edit(SEED_FILE.name, "will visit Moscow", "will visit St. Petersburg")
+    assert followers.due(T0 + 3) == [] and state.reads > 0, "a new build: every chat waits"
+    state.reads = 0
+    assert followers.due(T0 + 4) == [] and state.reads > 0, "chats that wait keep it scanning"
+    assert len(followers.due(T0 + 601)) == 3
+
+
 @pytest.mark.parametrize(
     ("seconds", "words"),
     [

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine import index_is_current
+from index.builder import index_is_current
 from index.sources import Source
 from index.watch import Limits, Report, Watcher, describe, watch, worth_saying
 

@@ -43,15 +43,20 @@ class Earlier:
     quoted: str | None = None
 
 
+# Follow-up records are kept under these keys (a ring of SLOTS per chat); a shared store lets
+# them expire, while a chat's choices (its story, what it follows) are kept.
+RECORD_PREFIX = "question:"
+
+
 def remember(state: ChatState, chat_id: int, message_id: int, earlier: Earlier) -> None:
     """Record what the bot's message `message_id` answered."""
     value = json.dumps({"message": message_id, **asdict(earlier)}, ensure_ascii=False)
-    state.put(chat_id, f"question:{message_id % SLOTS}", value)
+    state.put(chat_id, f"{RECORD_PREFIX}{message_id % SLOTS}", value)
 
 
 def recall(state: ChatState, chat_id: int, message_id: int) -> Earlier | None:
     """What the bot's message `message_id` answered, if it is still remembered."""
-    raw = state.get(chat_id, f"question:{message_id % SLOTS}")
+    raw = state.get(chat_id, f"{RECORD_PREFIX}{message_id % SLOTS}")
     try:
         data = json.loads(raw) if raw is not None else None
     except ValueError:

@@ -154,13 +154,26 @@ class _Keys:
 
 
 class RedisState:
-    """bot/state.py's ChatState in Redis, plus the atomic `swap` that `/whatsnew` needs."""
+    """bot/state.py's ChatState in Redis, plus the atomic `swap` that `/whatsnew` needs.
+
+    Values whose key starts with one of `expiring` (follow-up records) expire `ttl` seconds after
+    they were written; the rest (a chat's story, what it follows and was told) are kept, as in
+    SQLite: a follow of a story that goes quiet for a month must not lapse.
+    """
 
     def __init__(
-        self, client: redis.Redis, ttl: int = CHAT_TTL_SECONDS, prefix: str = PREFIX
+        self,
+        client: redis.Redis,
+        ttl: int = CHAT_TTL_SECONDS,
+        prefix: str = PREFIX,
+        expiring: tuple[str, ...] = (),
     ) -> None:
         self.client, self.ttl, self._key = client, ttl, _Keys(prefix)
+        self.expiring = expiring
         self._run = _FailOpen("chat state", client)
+
+    def _ttl(self, key: str) -> int | None:
+        return self.ttl if key.startswith(self.expiring) else None
 
     def get(self, chat_id: int, key: str) -> str | None:
         """The stored value, or None (also when Redis is away)."""
@@ -168,15 +181,16 @@ class RedisState:
         return None if value is None else str(value)
 
     def put(self, chat_id: int, key: str, value: str) -> None:
-        """Store a value for `ttl` seconds."""
-        self._run(
-            lambda: self.client.set(self._key("chat", chat_id, key), value, ex=self.ttl), None
-        )
+        """Store a value (for `ttl` seconds if its key is an expiring one)."""
+        ex = self._ttl(key)
+        self._run(lambda: self.client.set(self._key("chat", chat_id, key), value, ex=ex), None)
 
     def swap(self, chat_id: int, key: str, value: str) -> str | None:
         """Store `value` and return the one it replaced, in one operation."""
         old: Any = self._run(
-            lambda: self.client.set(self._key("chat", chat_id, key), value, ex=self.ttl, get=True),
+            lambda: self.client.set(
+                self._key("chat", chat_id, key), value, ex=self._ttl(key), get=True
+            ),
             None,
         )
         return None if old is None else str(old)
@@ -483,12 +497,15 @@ class Shared:
     prefix: str = PREFIX
 
     @classmethod
-    def connect(cls, url: str, rate_limit: int, prefix: str = PREFIX) -> Shared:
-        """Clients for `url`; an unreachable Redis is not fatal (each part fails open)."""
+    def connect(
+        cls, url: str, rate_limit: int, prefix: str = PREFIX, expiring: tuple[str, ...] = ()
+    ) -> Shared:
+        """Clients for `url`; an unreachable Redis is not fatal (each part fails open).
+        `expiring`: the key prefixes of per-chat values that expire (RedisState)."""
         client = connect(url)
         return cls(
             client,
-            RedisState(client, prefix=prefix),
+            RedisState(client, prefix=prefix, expiring=expiring),
             RedisRateLimit(client, rate_limit, prefix=prefix),
             RedisUpdates(client, prefix=prefix),
             RedisCounters(client, prefix=prefix),

@@ -99,11 +99,16 @@ def test_cooldown_reports_seconds_left_and_frees_after_interval(
 def test_values_expire_and_swap_hands_each_old_value_to_one_caller(
     client: redis.Redis, prefix: str
 ) -> None:
-    state = RedisState(client, ttl=1, prefix=prefix)
-    assert state.get(1, "seen_build") is None
-    state.put(1, "seen_build", "b1")
-    assert state.get(1, "seen_build") == "b1"
-    assert 0 < client.ttl(f"{prefix}:chat:1:seen_build") <= 1  # type: ignore[operator]
+    state = RedisState(client, ttl=1, prefix=prefix, expiring=("question:",))
+    assert state.get(1, "question:3") is None
+    state.put(1, "question:3", "an earlier answer")
+    assert state.get(1, "question:3") == "an earlier answer"
+    assert 0 < client.ttl(f"{prefix}:chat:1:question:3") <= 1  # type: ignore[operator]
+    # A chat's choices do not lapse: a follow of a story quiet for a month is still a follow.
+    state.put(1, "follows", "2025-04-23-london-talks")
+    state.swap(1, "seen_build", "b1")
+    assert client.ttl(f"{prefix}:chat:1:follows") == -1
+    assert client.ttl(f"{prefix}:chat:1:seen_build") == -1
 
     state = RedisState(client, prefix=prefix)
     state.put(2, "seen_build", "b0")

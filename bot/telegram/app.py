@@ -42,6 +42,7 @@ from telegram.ext import (
 from threadpoolctl import threadpool_limits
 
 from bot.engine import Engine, open_engine
+from bot.followup import RECORD_PREFIX
 from bot.settings import MAX_CONNECT_WAIT, BotSettings
 from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
@@ -241,7 +242,10 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     application.bot_data["settings"] = settings
     if settings.redis_url is not None:
         shared = Shared.connect(
-            settings.redis_url.get_secret_value(), settings.rate_limit, settings.redis_prefix
+            settings.redis_url.get_secret_value(),
+            settings.rate_limit,
+            settings.redis_prefix,
+            expiring=(RECORD_PREFIX,),
         )
         application.bot_data["shared"] = shared
         application.bot_data["state"] = shared.state

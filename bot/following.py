@@ -13,9 +13,9 @@ stopped and several workers share it:
 - `follow_told`: the build the chat was last told about, the baseline of its next update;
 - `follow_posted`: when the chat was last sent an update (Unix time).
 
-ChatState cannot list chats, so the chats that follow anything are one JSON list under chat id
-0, which no Telegram chat has. (Simplification: two workers changing that list at the same
-instant may lose one of the changes; each chat's own keys are unaffected.)
+The chats that follow anything are the ChatState set `followers` (`enlist` / `members`: a
+table in SQLite, a sorted set in Redis), changed one member at a time in one step, so two
+workers enlisting chats at the same instant both count.
 
 `due` claims each update before it is sent: the chat's new baseline is swapped in first, so a
 restart or a second worker never posts it twice (a crash in the moment between the claim and
@@ -26,9 +26,7 @@ so it is not retried forever.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -47,8 +45,7 @@ TOLD = "follow_told"
 POSTED = "follow_posted"
 EVERY_STORY = "*"
 ALL_WORDS = frozenset({"all", "every", "any", "*"})
-REGISTRY_CHAT = 0  # no Telegram chat has id 0
-REGISTRY = "followers"
+REGISTRY = "followers"  # the set of following chats (ChatState.enlist / members)
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,6 @@ class Followers:
 
     def __init__(self, engine: Engine, state: ChatState, interval: float) -> None:
         self.engine, self.state, self.interval = engine, state, interval
-        self._lock = threading.Lock()  # the registry is read, changed and written back
         # Every chat is up to date with this build, none waits: the next round can skip the
         # scan (three state reads per following chat) until a new build is served.
         self._settled: str | None = None
@@ -96,18 +92,11 @@ class Followers:
     # ------------------------------------------------------------------ who follows what
     def chats(self) -> list[int]:
         """The chats that follow something, in the order they started."""
-        raw = self.state.get(REGISTRY_CHAT, REGISTRY)
-        try:
-            chats = json.loads(raw) if raw else []
-        except ValueError:
-            log.error("the list of following chats is damaged; starting it afresh")
-            return []
-        return [int(c) for c in chats] if isinstance(chats, list) else []
+        return self.state.members(REGISTRY)
 
     def _enlist(self, chat_id: int, present: bool) -> None:
-        with self._lock:
-            chats = [c for c in self.chats() if c != chat_id] + ([chat_id] if present else [])
-            self.state.put(REGISTRY_CHAT, REGISTRY, json.dumps(chats))
+        # One step in the state (a set), so two workers enlisting at once both count.
+        self.state.enlist(REGISTRY, chat_id, present)
 
     def followed(self, chat_id: int) -> str | None:
         """The id of the story the chat follows, `*` for every story, or None."""

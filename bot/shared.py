@@ -195,6 +195,24 @@ class RedisState:
         )
         return None if old is None else str(old)
 
+    def enlist(self, group: str, member: int, present: bool) -> None:
+        """Add `member` to the named set (a sorted set by time of joining, ZADD NX keeps the first)
+        or take it out (ZREM): one operation, so two workers' changes never undo each other."""
+        key = self._key("set", group)
+        if present:
+            self._run(lambda: self.client.zadd(key, {str(member): time.time()}, nx=True), None)
+        else:
+            self._run(lambda: self.client.zrem(key, str(member)), None)
+
+    def members(self, group: str) -> list[int]:
+        """The named set's members, in the order they joined (none while Redis is away)."""
+
+        def read() -> list[int]:
+            found: Any = self.client.zrange(self._key("set", group), 0, -1)
+            return [int(m) for m in found]
+
+        return self._run(read, [])
+
     def acquire(self, chat_id: int, key: str, interval: float, now: float | None = None) -> float:
         """Take the slot if `interval` seconds passed since the last one: 0.0, else seconds left.
 

@@ -30,6 +30,14 @@ class ChatState(Protocol):
         """Store `value` and return the value it replaced, as one step."""
         ...
 
+    def enlist(self, group: str, member: int, present: bool) -> None:
+        """Add `member` to the named set (or, `present` False, take it out), as one step."""
+        ...
+
+    def members(self, group: str) -> list[int]:
+        """The named set's members, in the order they were added."""
+        ...
+
 
 FOLLOWED_STORY = "story"
 
@@ -56,6 +64,10 @@ class SqliteState:
             if str(path) != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
+                "CREATE TABLE IF NOT EXISTS chat_sets (name TEXT, member INTEGER, added REAL, "
+                "PRIMARY KEY (name, member))"
+            )
+            self._db.execute(
                 "CREATE TABLE IF NOT EXISTS chat_state (chat INTEGER, key TEXT, value TEXT, "
                 "updated REAL, PRIMARY KEY (chat, key))"
             )
@@ -75,6 +87,26 @@ class SqliteState:
                 "INSERT OR REPLACE INTO chat_state VALUES (?, ?, ?, ?)",
                 (chat_id, key, value, time.time()),
             )
+
+    def enlist(self, group: str, member: int, present: bool) -> None:
+        """Add `member` to the named set (kept where it was if already in), or take it out."""
+        with self._lock:
+            if present:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO chat_sets VALUES (?, ?, ?)", (group, member, time.time())
+                )
+            else:
+                self._db.execute(
+                    "DELETE FROM chat_sets WHERE name = ? AND member = ?", (group, member)
+                )
+
+    def members(self, group: str) -> list[int]:
+        """The named set's members, in the order they were added."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT member FROM chat_sets WHERE name = ? ORDER BY added, rowid", (group,)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def swap(self, chat_id: int, key: str, value: str) -> str | None:
         """Store `value` and return the value it replaced (atomic within this process)."""

@@ -282,3 +282,22 @@ def test_followers_hear_of_a_build_by_message_and_late_ones_by_the_key(
     other.stop()
     assert late == ["20260101-120000-001"]
     assert heard == ["20260101-120000-001"]  # told once, not once per message
+
+
+def test_set_membership_is_one_step_per_change(client: redis.Redis, prefix: str) -> None:
+    # The list of following chats: two workers enlisting at once must both count.
+    states = [RedisState(connect(URL), prefix=prefix) for _ in range(8)]
+
+    def join(i: int) -> None:
+        states[i % 8].enlist("followers", 1000 + i, True)
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(states[0].members("followers")) == list(range(1000, 1040))
+    states[3].enlist("followers", 1005, False)
+    states[4].enlist("followers", 1001, True)  # already in: keeps its place
+    members = states[0].members("followers")
+    assert 1005 not in members and members.count(1001) == 1 and len(members) == 39

@@ -47,3 +47,13 @@ def test_swap_hands_each_old_value_to_one_caller() -> None:
     assert sorted([*olds, state.get(5, "seen_build")]) == sorted(
         ["b0", *(f"b{i}" for i in range(1, 41))]
     )
+
+
+def test_sets_keep_order_and_each_member_once(tmp_path: Path) -> None:
+    state = SqliteState(tmp_path / "state.db")
+    for chat in (30, 10, 20, 10):
+        state.enlist("followers", chat, True)
+    state.enlist("followers", 99, False)  # not in: nothing happens
+    assert state.members("followers") == [30, 10, 20]
+    state.enlist("followers", 30, False)
+    assert SqliteState(tmp_path / "state.db").members("followers") == [10, 20]

@@ -196,3 +196,14 @@ async def test_a_longer_username_is_neither_answered_nor_counted(
     assert not any("asking faster than I can keep up" in text for text in to_group)
     counts = app.bot_data["guard"].counts
     assert (counts["allowed"], counts["limited"], counts["noticed"]) == (1, 0, 0)
+
+
+def test_a_redelivery_to_the_same_worker_is_caught_while_the_shared_record_is_away() -> None:
+    class Away:  # the shared record failing open: every id looks new
+        def repeated(self, update_id: int) -> bool:
+            return False
+
+    guard = Guard(updates=Away())
+    assert guard.repeated(7) is False
+    assert guard.repeated(7) is True  # this worker's own memory
+    assert guard.repeated(8) is False

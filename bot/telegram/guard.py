@@ -149,9 +149,17 @@ class Guard:
             self.shared_counts.add(name)
 
     def repeated(self, update_id: int) -> bool:
-        """True if this update id was seen recently (and remember it otherwise)."""
+        """True if this update id was seen recently (and remember it otherwise).
+
+        This worker's own memory is always kept too: with the shared record away (Redis down,
+        which fails open), a redelivery to the same worker is still caught.
+        """
+        here = self._seen_here(update_id)
         if self.updates is not None:
-            return self.updates.repeated(update_id)
+            return self.updates.repeated(update_id) or here
+        return here
+
+    def _seen_here(self, update_id: int) -> bool:
         if update_id in self._seen_set:
             return True
         if len(self._seen) == self._seen.maxlen:

@@ -118,6 +118,13 @@ def test_watch_once_picks_up_each_real_change_once_and_ignores_the_rest(
     assert quoted["article"] == story_name(f"{site.base}/page")
     assert quoted["title"] == "London talks downgraded"
     assert quoted["url"] == "https://news.example/london-talks"  # the page's canonical URL
+    # ... and summarised like a file: one story, named, every line from the page.
+    listed = json.loads(run("stories", "--json", *folders).stdout)
+    page = next(s for s in listed if s["file"] == story_name(f"{site.base}/page"))
+    summary = json.loads(run("summary", "--json", "--story", page["id"], *folders).stdout)
+    assert summary["story"] == page["id"] and summary["citations"]
+    assert {c["article"] for c in summary["citations"]} == {page["file"]}
+    assert MET in {c["sentence"] for c in summary["citations"]}
 
     run("add", f"{site.base}/gone", *folders[:2])
     failed = run("watch", "--once", *folders)

@@ -17,7 +17,7 @@ import click
 
 from index.errors import NotAnIndex, StorybotError
 from index.limits import MAX_SENTENCES, SUMMARY_SENTENCES
-from index.train_config import TrainConfig
+from index.quality.train_config import TrainConfig
 
 if TYPE_CHECKING:
     from bot.settings import BotSettings
@@ -658,9 +658,9 @@ def tune(
 
     from bot.settings import BotSettings
     from index.embedder import Embedder
-    from index.evalsets import load_squad
+    from index.quality.evalsets import load_squad
+    from index.quality.tuning import tune_on, write_params
     from index.search import FEATURES, default_params
-    from index.tuning import tune_on, write_params
 
     chosen = tuple(f.strip() for f in features.split(",")) if features else FEATURES
     unknown = set(chosen) - set(FEATURES)
@@ -719,6 +719,11 @@ def tune(
     is_flag=True,
     help="Keep the trained weights in --output; refit only how their scores are used, on dev.",
 )
+@click.option(
+    "--extra-data",
+    is_flag=True,
+    help="Also train on the tokenized SQuAD tail and QNLI (an experiment: docs/evaluation.md).",
+)
 def train(
     qa_train: Path,
     dev: Path,
@@ -729,6 +734,7 @@ def train(
     batch_size: int,
     epochs: float,
     refit: bool,
+    extra_data: bool,
 ) -> None:
     """Train the reader from the packaged MiniLM on the shared QA data (CPU, about an hour).
 
@@ -740,13 +746,19 @@ def train(
 
     from bot.settings import BotSettings
     from index.embedder import Embedder
-    from index.evalsets import load_squad
+    from index.quality.evalsets import load_squad
+    from index.quality.reader_training import refit as refit_reader
+    from index.quality.reader_training import run_training
     from index.reader import READER_DIR, Reader
-    from index.reader_training import refit as refit_reader
-    from index.reader_training import run_training
 
     settings = BotSettings()
-    config = replace(TRAIN_DEFAULTS, max_steps=max_steps, batch_size=batch_size, epochs=epochs)
+    config = replace(
+        TRAIN_DEFAULTS,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        epochs=epochs,
+        extra_data=extra_data,
+    )
     try:
         if refit:
             reader = Reader(output or READER_DIR)

@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.answer import Answer, AnswerKind, answer_question
 from index.embedder import Encoder
-from index.evalsets import EvalQuestion, EvalSet, covers_gold, eval_store
-from index.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
+from index.quality.evalsets import EvalQuestion, EvalSet, covers_gold, eval_store
+from index.quality.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
 from index.reader import Reader
 from index.store import Store
 
@@ -189,7 +189,7 @@ def reliability_plot(named: dict[str, list[Outcome]], path: Path) -> None:
 
 def load_sets(names: list[str], squad_dir: Path, seed: Path, stories: Path) -> list[EvalSet]:
     """The named sets: `dev` and `test` from the SQuAD folder, `seed` from the seed file."""
-    from index.evalsets import load_seed, load_squad
+    from index.quality.evalsets import load_seed, load_squad
 
     sets = []
     for name in names:

@@ -2,7 +2,7 @@
 the CLI alike.
 
 A module of plain constants that imports nothing, so that `storybot summary --help` can show the
-range without loading numpy or pydantic (as `index/train_config.py` does for training).
+range without loading numpy or pydantic (as `index/quality/train_config.py` does for training).
 """
 
 SUMMARY_SENTENCES = 5  # a summary that asks for no number (STORYBOT_SUMMARY_SENTENCES)

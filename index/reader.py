@@ -3,8 +3,8 @@
 Retrieval (index/search.py) scores question and sentence encoded apart; it finds the right
 neighbourhood but cannot tell "the talks were held in London" from "the meeting was to be held
 at a ministerial level". The reader sees both texts in one pass of MiniLM (fine-tuned from the
-packaged all-MiniLM-L6-v2 by `storybot train`, index/reader_training.py) and gives one logit per
-pair: how likely the sentence answers the question.
+packaged all-MiniLM-L6-v2 by `storybot train`, index/quality/reader_training.py) and gives one
+logit per pair: how likely the sentence answers the question.
 
 A candidate is read with its context — the story title and the sentence before it in its
 paragraph — after the sentence itself, so "he"/"his" can be resolved and truncation cuts
@@ -44,7 +44,7 @@ def reader_text(store: Store, index: int) -> str:
 
 def pair_text(sentence: str, title: str, previous: str) -> str:
     """The reader's second segment for a sentence and its context (training uses it too)."""
-    context = f"{title}. {previous}".strip() if previous else title
+    context = (f"{title}. {previous}" if title else previous) if previous else title
     return f"{sentence}{SEPARATOR}{context}"
 
 
@@ -94,7 +94,7 @@ class Reader:
         )
         self._names = {i.name for i in self._session.get_inputs()}
         self._tok = tokenizer(self.folder)
-        # How the reader's scores are used, fitted on dev (index/reader_fit.py); absent only
+        # How the reader's scores are used, fitted on dev (index/quality/reader_fit.py); absent only
         # while `storybot train` scores dev with a fresh export.
         path = self.folder / "reader.json"
         self.params: dict[str, Any] = (
@@ -126,11 +126,11 @@ def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     """`result` with its best `top` hits re-scored by the reader and the decision made anew.
 
     A hit's combined score is the reader's logit plus `retriever` times the retriever's score
-    (the weight fitted on dev, index/reader_fit.py); re-scored hits are ordered by it; hits past
-    `top` follow in the retriever's order with score 0. `confidence` is P(on topic) × P(answered),
-    the second a logistic model (fitted on dev) of the best combined score and the retriever's
-    own P(answered | on topic); the retriever's topic model still tells "not in the story"
-    from "touches on it".
+    (the weight fitted on dev, index/quality/reader_fit.py); re-scored hits are ordered by it;
+    hits past `top` follow in the retriever's order with score 0. `confidence` is P(on topic) ×
+    P(answered), the second a logistic model (fitted on dev) of the best combined score and the
+    retriever's own P(answered | on topic); the retriever's topic model still tells "not in the
+    story" from "touches on it".
     """
     params = reader.params
     top = result.hits[: int(params["top"])]

@@ -4,7 +4,8 @@ Each candidate sentence gets a few signals — the cosine of the question to the
 its passage, BM25 of both and IDF coverage of the question's words (each as a share of the
 question's total IDF), and soft word-by-word matches of contextual token vectors against the
 sentence and against it with its paragraph neighbours (index/soft_match.py) — combined linearly with
-weights fitted on the SQuAD dev set by `storybot tune` (index/tuning.py, `index/params.json`).
+weights fitted on the SQuAD dev set by `storybot tune` (index/quality/tuning.py,
+`index/params.json`).
 
 `confidence` = P(on topic) × P(answered | on topic), two logistic models of the best candidates'
 signals, also fitted on dev. `related` (the story touches on this) compares P(on topic) with

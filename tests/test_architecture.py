@@ -1,4 +1,6 @@
-"""Dependencies point one way: only bot/telegram/ imports python-telegram-bot; index/ never bot/.
+"""Dependencies point one way: only bot/telegram/ imports python-telegram-bot; index/ never bot/;
+the offline quality tooling (index/quality/) is imported only by itself and the commands that run
+it (bot/cli.py, bot/evaluate.py), never by the answer path.
 
 Imports are read from the source with `ast`, not by importing the modules, so a lazy import
 inside a function counts as much as one at the top of the file.
@@ -12,6 +14,8 @@ from pathlib import Path
 from support import ROOT
 
 TELEGRAM_PACKAGE = "bot.telegram"
+QUALITY_PACKAGE = "index.quality"
+QUALITY_USERS = ("bot.cli", "bot.evaluate")
 
 
 def module_name(path: Path) -> str:
@@ -52,6 +56,8 @@ def violations(module: str, imports: set[str]) -> list[str]:
         broken += [f"{module} imports {name}" for name in imports if within(name, "telegram")]
     if within(module, "index"):
         broken += [f"{module} imports {name}" for name in imports if within(name, "bot")]
+    if not within(module, QUALITY_PACKAGE) and module not in QUALITY_USERS:
+        broken += [f"{module} imports {name}" for name in imports if within(name, QUALITY_PACKAGE)]
     return sorted(broken)
 
 
@@ -86,6 +92,10 @@ def test_the_rules_catch_ptb_outside_bot_telegram_and_bot_inside_index() -> None
         "index.search imports telegram.error",
     ]
     assert violations("bot.chat", {"bot.telegram.telegram_text", "telegram_text"}) == []
+    tooling = {"index.quality.evalsets", "index.store"}
+    assert violations("index.search", tooling) == ["index.search imports index.quality.evalsets"]
+    assert violations("bot.engine", tooling) == ["bot.engine imports index.quality.evalsets"]
+    assert violations("bot.evaluate", tooling) == violations("index.quality.tuning", tooling) == []
 
 
 def test_only_bot_telegram_imports_ptb_and_index_never_imports_bot() -> None:
@@ -100,4 +110,7 @@ def test_only_bot_telegram_imports_ptb_and_index_never_imports_bot() -> None:
             imported_modules(path.read_text(), module_name(path), path.name == "__init__.py"),
         )
     ]
-    assert broken == [], "PTB belongs in bot/telegram/, and index/ must not depend on bot/"
+    assert broken == [], (
+        "PTB belongs in bot/telegram/, index/ must not depend on bot/, and the answer path not "
+        "on index/quality/"
+    )

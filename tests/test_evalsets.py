@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import BadEvalSet
-from index.evalsets import EvalQuestion, is_gold, load_seed, load_squad
+from index.quality.evalsets import EvalQuestion, is_gold, load_seed, load_squad
 from index.splitter import split_article
 from support import DATA, SEED_STORIES
 

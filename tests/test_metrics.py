@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from index.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
+from index.quality.metrics import auroc, first_gold, mrr, precision_at_1, recall_at
 
 
 def test_first_gold_is_the_position_of_the_first_gold_hit() -> None:

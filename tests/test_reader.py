@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.engine import Engine
 from index.embedder import Embedder
-from index.evalsets import load_squad
+from index.quality.evalsets import load_squad
+from index.quality.reader_fit import TOPS
+from index.quality.reader_training import TRAIN_FILES, candidate_pairs, torch_logits
 from index.reader import MODEL_FILE, SEPARATOR, Reader, pair_text, reader_text, reread
-from index.reader_fit import TOPS
-from index.reader_training import TRAIN_FILES, candidate_pairs, torch_logits
 from index.search import search
 from support import DATA
 
@@ -128,3 +128,34 @@ def test_a_question_longer_than_the_reader_reads_is_still_scored(reader: Reader)
     question = "Why did Rubio cancel " + "and what happened next " * 80 + "?"
     logits = reader.logits(question, [pair_text(WITKOFF, "London talks", LAMMY)])
     assert logits.shape == (1,) and np.isfinite(logits).all()
+
+
+def test_the_extra_training_data_reads_back_to_plain_text_with_exact_answer_offsets(
+    tmp_path: Path,
+) -> None:
+    from index.quality.reader_training import detokenize, load_tokenized, qnli_pairs
+
+    text, starts = detokenize('the team \'s coach ( John Smith ) said , " We won . "'.split())
+    assert text == 'the team\'s coach (John Smith) said, "We won."'
+    assert text[starts[5] : starts[5] + 4] == "John"
+    tail = tmp_path / "squad11-train-tail"
+    tail.mkdir()
+    (tail / "val.context").write_text("The coach , John Smith , said they won .\n" * 2)
+    (tail / "val.question").write_text("Who is the coach ?\nWhat did Smith say ?\n")
+    (tail / "val.span").write_text("3 4\n7 8\n")
+    (tail / "val.answer").write_text("John Smith\nthey won\n")
+    tokenized = load_tokenized(tail)
+    assert [q.question for q in tokenized.questions] == ["Who is the coach?", "What did Smith say?"]
+    body = tokenized.articles[0].body
+    assert len(tokenized.articles) == 1 and body == "The coach, John Smith, said they won."
+    ((_story, offset),) = tokenized.questions[0].gold
+    assert body[offset : offset + 10] == "John Smith"
+    (tmp_path / "qnli.tsv").write_text(
+        "index\tquestion\tsentence\tlabel\n"
+        "0\tWho won?\tThe Reds won.\tentailment\n"
+        "1\tWho won?\tIt rained.\tnot_entailment\n"
+        "2\tbroken line\n"
+    )
+    pairs = qnli_pairs(tmp_path / "qnli.tsv")
+    assert [(p.question, p.label) for p in pairs] == [("Who won?", 1.0), ("Who won?", 0.0)]
+    assert pairs[0].text.startswith("The Reds won.")

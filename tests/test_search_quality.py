@@ -6,7 +6,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.evaluate import Outcome, run_set, summarize
-from index.evalsets import load_seed
+from index.quality.evalsets import load_seed
 from support import DATA, SEED_STORIES
 
 

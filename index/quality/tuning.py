@@ -33,8 +33,8 @@ from scipy.optimize import minimize
 
 from index.embedder import Encoder
 from index.errors import BadEvalSet
-from index.evalsets import EvalQuestion, EvalSet, eval_store, is_gold
-from index.metrics import auroc
+from index.quality.evalsets import EvalQuestion, EvalSet, eval_store, is_gold
+from index.quality.metrics import auroc
 from index.search import FEATURES, candidate_features, probability, signals
 from index.soft_match import encode_with_tokens
 from index.store import Store

@@ -177,6 +177,32 @@ async def test_a_chat_that_blocked_the_bot_is_unfollowed_not_retried(
     ], "one try each, then never again"
 
 
+async def test_a_group_upgraded_to_a_supergroup_follows_on_under_its_new_id(
+    server: FakeBotAPI, developing: tuple[BotSettings, Engine], embedder: Embedder
+) -> None:
+    settings, engine = developing
+    supergroup = -1007777777777
+    async with running_bot(server, settings, engine) as app:
+        ticking(app)
+        followers: Followers = app.bot_data["followers"]
+        server.set_member(DEFAULT_GROUP_ID, ADMIN, "creator")
+        server.group_text("/follow", user_id=ADMIN)
+        await server.await_for(predicate=to(DEFAULT_GROUP_ID, "This chat will be told"))
+        server.migrate(DEFAULT_GROUP_ID, supergroup)
+        await asyncio.to_thread(
+            edit, settings, engine, embedder, "is expected to visit Russia", "will visit Moscow"
+        )
+        await server.await_for(predicate=lambda p: p["chat_id"] == supergroup and is_update(p))
+        for _ in range(100):
+            if followers.chats() == [supergroup]:
+                break
+            await asyncio.sleep(TICK)
+        assert followers.chats() == [supergroup]
+    tries = [c for c in server.calls if c.method == "sendMessage" and is_update(c.params)]
+    assert [c.params["chat_id"] for c in tries] == [DEFAULT_GROUP_ID, supergroup]
+    assert "will visit Moscow" in updates(server, supergroup)[0]
+
+
 async def test_a_broadcast_to_many_chats_is_paced_and_a_429_waited_out_not_dropped(
     server: FakeBotAPI, developing: tuple[BotSettings, Engine], embedder: Embedder
 ) -> None:

@@ -86,3 +86,15 @@ def site() -> Iterator[Site]:
     """A newsroom's web site on 127.0.0.1 (tests/website.py), serving what a test puts on it."""
     with serving() as served:
         yield served
+
+
+@pytest.fixture
+def newsroom_args(newsroom_settings: BotSettings, newsroom_engine: Engine) -> list[str]:
+    """--stories/--index options for the session's built four-story index."""
+    return ["--stories", str(newsroom_settings.stories), "--index", str(newsroom_settings.index)]
+
+
+@pytest.fixture
+def seed_args(seed_settings: BotSettings, seed_engine: Engine) -> list[str]:
+    """--stories/--index options for the session's built seed index."""
+    return ["--stories", str(seed_settings.stories), "--index", str(seed_settings.index)]

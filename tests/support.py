@@ -1,16 +1,23 @@
 """Paths and small helpers shared by test modules (fixtures live in conftest.py)."""
 
 import hashlib
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import click.testing
 import numpy as np
 import pytest
 import redis
+from click.testing import CliRunner
+
+from bot.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_STORIES = ROOT / "stories"
@@ -110,3 +117,32 @@ def redis_server(port: int) -> subprocess.Popen[bytes]:
         probe.close()
     proc.kill()
     pytest.fail("the private redis-server did not start")
+
+
+def run_cli(args: list[str], stdin: str | None = None) -> click.testing.Result:
+    """`storybot ARGS` in this process (CliRunner), exceptions not caught."""
+    return CliRunner().invoke(cli, args, input=stdin, catch_exceptions=False)
+
+
+def numbered(text: str) -> list[str]:
+    """The numbered lines of a summary."""
+    return [line for line in text.splitlines() if re.match(r"\d+\. ", line)]
+
+
+def swap_concurrently(state: Any, chat_id: int, swaps: int = 40) -> list[str | None]:
+    """`swaps` threads each swap `b1`…`bN` into a chat's `seen_build` at once (it holds `b0`);
+    the old values handed back, one per swap."""
+    olds: list[str | None] = []
+    lock = threading.Lock()
+
+    def swap(i: int) -> None:
+        old = state.swap(chat_id, "seen_build", f"b{i}")
+        with lock:
+            olds.append(old)
+
+    threads = [threading.Thread(target=swap, args=(i,)) for i in range(1, swaps + 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return olds

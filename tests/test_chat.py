@@ -3,38 +3,9 @@ follow-ups as the bot, and `/story` picking the story it answers from."""
 
 from __future__ import annotations
 
-import re
-
-import click
-import pytest
-from click.testing import CliRunner
-
-from bot.cli import cli
-from bot.engine import Engine
-from bot.settings import BotSettings
+from support import numbered, run_cli
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
-
-
-def run(args: list[str], stdin: str | None = None) -> click.testing.Result:
-    return CliRunner().invoke(cli, args, input=stdin, catch_exceptions=False)
-
-
-@pytest.fixture
-def newsroom(newsroom_settings: BotSettings, newsroom_engine: Engine) -> list[str]:
-    """--stories/--index options for the session's built four-story index."""
-    return ["--stories", str(newsroom_settings.stories), "--index", str(newsroom_settings.index)]
-
-
-@pytest.fixture
-def seed(seed_settings: BotSettings, seed_engine: Engine) -> list[str]:
-    """--stories/--index options for the session's built seed index."""
-    return ["--stories", str(seed_settings.stories), "--index", str(seed_settings.index)]
-
-
-def numbered(text: str) -> list[str]:
-    """The numbered lines of a summary."""
-    return [line for line in text.splitlines() if re.match(r"\d+\. ", line)]
 
 
 def replies(output: str) -> dict[str, str]:
@@ -43,7 +14,7 @@ def replies(output: str) -> dict[str, str]:
     return {block[0]: block[1] if len(block) > 1 else "" for block in blocks}
 
 
-def test_terminal_chat_reads_commands_as_the_bot_does(seed: list[str]) -> None:
+def test_terminal_chat_reads_commands_as_the_bot_does(seed_args: list[str]) -> None:
     lines = [
         "Hello",
         "hi!",
@@ -56,7 +27,7 @@ def test_terminal_chat_reads_commands_as_the_bot_does(seed: list[str]) -> None:
         "/story",
         "/help",
     ]
-    result = run(["chat", *seed], stdin="\n".join(lines) + "\n")
+    result = run_cli(["chat", *seed_args], stdin="\n".join(lines) + "\n")
     assert result.exit_code == 0
     got = replies(result.output)
     for greeting in lines[:4]:
@@ -69,25 +40,25 @@ def test_terminal_chat_reads_commands_as_the_bot_does(seed: list[str]) -> None:
     crimea = got["/summary Crimea 2"]
     assert crimea.startswith("What “London talks” says about “Crimea”")
     assert 1 <= len(numbered(crimea)) <= 2
-    asked = run(["ask", *seed, "Who is Rubio?"]).output.strip()
+    asked = run_cli(["ask", *seed_args, "Who is Rubio?"]).output.strip()
     assert got["/ask Who is Rubio?"].strip() == asked, "the same answer as without /ask"
     assert got["/foo"].startswith("I don't know /foo")
     assert "1. London talks — 23 Apr 2025 · 2025-04-23-london-talks" in got["/story"]
     assert "/story" in got["/help"] and "/quit" in got["/help"]
 
 
-def test_terminal_chat_follows_up_on_the_previous_answer(seed: list[str]) -> None:
-    result = run(["chat", *seed], stdin="Who is the US envoy?\nWho is he?\n")
+def test_terminal_chat_follows_up_on_the_previous_answer(seed_args: list[str]) -> None:
+    result = run_cli(["chat", *seed_args], stdin="Who is the US envoy?\nWho is he?\n")
     follow_up = result.output.split("> Who is he?\n", 1)[1]
     assert follow_up.startswith(WITKOFF)
-    alone = run(["chat", *seed], stdin="Who is he?\n").output
+    alone = run_cli(["chat", *seed_args], stdin="Who is he?\n").output
     assert not alone.split("\n", 1)[1].startswith(WITKOFF)
 
 
-def test_terminal_chat_picks_a_story_and_is_answered_from_it(newsroom: list[str]) -> None:
+def test_terminal_chat_picks_a_story_and_is_answered_from_it(newsroom_args: list[str]) -> None:
     stdin = "/summary\n/story budget\n/summary\nWho is Steve Witkoff?\n/story all\n"
     stdin += "Who is Steve Witkoff?\n"
-    blocks = run(["chat", *newsroom], stdin=stdin).output.split("\n> ")
+    blocks = run_cli(["chat", *newsroom_args], stdin=stdin).output.split("\n> ")
     asked, picked, summary, declined, _, answered = blocks
     assert "A summary is of one story at a time" in asked and "1. Harbour fire" in asked
     assert "Now following “Parliament passes the 2026 budget”" in picked

@@ -34,7 +34,7 @@ from bot.shared import (
     published_build,
 )
 from bot.telegram.guard import RateLimit
-from support import free_port, redis_server
+from support import free_port, redis_server, swap_concurrently
 
 URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -112,19 +112,7 @@ def test_values_expire_and_swap_hands_each_old_value_to_one_caller(
 
     state = RedisState(client, prefix=prefix)
     state.put(2, "seen_build", "b0")
-    olds: list[str | None] = []
-    lock = threading.Lock()
-
-    def swap(i: int) -> None:
-        old = state.swap(2, "seen_build", f"b{i}")
-        with lock:
-            olds.append(old)
-
-    threads = [threading.Thread(target=swap, args=(i,)) for i in range(1, 41)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    olds = swap_concurrently(state, 2)
     # Each value was handed back exactly once: no two requests saw the same "last seen".
     assert len(set(olds)) == 40
     final = state.get(2, "seen_build")

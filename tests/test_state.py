@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from bot.state import SqliteState
+from support import swap_concurrently
 
 
 def test_values_survive_reopening(tmp_path: Path) -> None:
@@ -31,19 +31,7 @@ def test_swap_hands_each_old_value_to_one_caller() -> None:
     # /whatsnew swaps the build a chat has seen: of two at once, only one gets the old build.
     state = SqliteState()
     assert state.swap(5, "seen_build", "b0") is None
-    olds: list[str | None] = []
-    lock = threading.Lock()
-
-    def swap(i: int) -> None:
-        old = state.swap(5, "seen_build", f"b{i}")
-        with lock:
-            olds.append(old)
-
-    threads = [threading.Thread(target=swap, args=(i,)) for i in range(1, 41)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    olds = swap_concurrently(state, 5)
     assert sorted([*olds, state.get(5, "seen_build")]) == sorted(
         ["b0", *(f"b{i}" for i in range(1, 41))]
     )

@@ -59,15 +59,21 @@ SKIP_SECONDS = 2.0
 
 T = TypeVar("T")
 
-# KEYS: the user's stamps (a sorted set), the user's notice flag. ARGV: limit, window in ms,
-# a unique member. Returns "allow", "notice" (over budget: tell the user once a window) or
-# "drop" — the rule of guard.RateLimit, on Redis's clock.
-_RATE_SCRIPT = """
+# Both scripts start by reading Redis's clock (ms) and dropping a user's stamps older than
+# the window. KEYS[1]: the user's stamps (a sorted set); ARGV[1], ARGV[2]: limit, window in ms.
+_WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+"""
+
+# KEYS[2]: the user's notice flag; ARGV[3]: a unique member. Returns "allow", "notice" (over
+# budget: tell the user once a window) or "drop" — the rule of guard.RateLimit, on Redis's clock.
+_RATE_SCRIPT = (
+    _WINDOW
+    + """
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
@@ -78,20 +84,19 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'PX', window) then
 end
 return 'drop'
 """
+)
 
-# KEYS: the user's stamps. ARGV: limit, window in ms. Milliseconds until one more is allowed.
-_WAIT_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+# Milliseconds until one more question is allowed.
+_WAIT_SCRIPT = (
+    _WINDOW
+    + """
 if redis.call('ZCARD', KEYS[1]) < limit then
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(0, tonumber(oldest[2]) + window - now)
 """
+)
 
 
 def connect(url: str) -> redis.Redis:

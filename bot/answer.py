@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
-
 from bot.links import text_fragment_url
 from bot.templates import render, to_plain
 from index.embedder import Encoder
+from index.lexical import words
 from index.reader import Reader, reread
 from index.search import Hit, Query, SearchResult, rank, read
 from index.store import Store
 from index.stories import Catalog, slug
-from index.summary import DUPLICATE_COSINE
 from index.versions import ChangeStatus
 
 MAX_QUESTION_CHARS = 1000
@@ -155,19 +153,24 @@ def clean_question(text: str) -> str:
     return " ".join(printable.split())[:MAX_QUESTION_CHARS]
 
 
-def distinct(store: Store, hits: list[Hit], limit: int) -> list[Hit]:
-    """Up to `limit` hits, best first, without near-duplicates of a better one (the same
-    sentence in a story and in its follow-up is listed once)."""
+def distinct(hits: list[Hit], limit: int) -> list[Hit]:
+    """Up to `limit` hits, best first, each saying something the better ones do not: the same
+    sentence in a story and in its follow-up is listed once.
+
+    "The same" is word for word (case, spacing and punctuation aside), not close in meaning:
+    two sentences that differ only in a date or a figure embed almost alike, yet both can be
+    the one that answers.
+    """
     kept: list[Hit] = []
-    vectors: list[np.ndarray] = []
+    seen: set[tuple[str, ...]] = set()
     for hit in hits:
         if len(kept) == limit:
             break
-        vector = np.asarray(store.sentence_index.reconstruct(hit.index), dtype=np.float32)
-        if any(float(vector @ v) >= DUPLICATE_COSINE for v in vectors):
+        statement = tuple(words(hit.sentence.text))
+        if statement in seen:
             continue
         kept.append(hit)
-        vectors.append(vector)
+        seen.add(statement)
     return kept
 
 
@@ -176,10 +179,7 @@ def from_result(
 ) -> Answer:
     """Turn a search result into a rendered Answer (answer or decline)."""
     catalog = catalog or Catalog.of(store)
-    cited = [
-        cite(store, hit.index, hit.score, catalog)
-        for hit in distinct(store, result.hits, citations)
-    ]
+    cited = [cite(store, hit.index, hit.score, catalog) for hit in distinct(result.hits, citations)]
     kind: AnswerKind
     if result.answered and cited:
         changed = cited[0].status == "changed"

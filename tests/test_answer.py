@@ -86,3 +86,23 @@ def test_summary_on_an_uncovered_topic_is_declined(seed_engine: Engine) -> None:
     answer = seed_engine.summary("sourdough baking recipes")
     assert not answer.answered
     assert "not in the story" in answer.text
+
+
+def test_a_sentence_repeated_word_for_word_is_cited_once_and_one_with_another_figure_kept() -> None:
+    from bot.answer import distinct
+    from index.search import Hit
+    from index.splitter import Sentence
+
+    texts = [
+        "Talks resume on 23 April in London.",
+        "Talks resume on 24 April in London.",  # another date: another fact, embedded alike
+        "talks resume on 23 April  in London",  # the follow-up's copy of the first
+        "Rubio’s trip was cancelled.",
+        "Rubio's trip was cancelled!",
+    ]
+    hits = [
+        Hit(n, Sentence(f"story-{n}.txt", 1, 0, len(text), text), 1.0 - n / 10)
+        for n, text in enumerate(texts)
+    ]
+    assert [hit.index for hit in distinct(hits, 10)] == [0, 1, 3]
+    assert [hit.index for hit in distinct(hits, 2)] == [0, 1]

@@ -57,10 +57,11 @@ ONNX_FAILURES = (ImportError, OSError, RuntimeError, ValueError)
 
 
 def onnx_export(settings: BotSettings) -> Path | None:
-    """The model's ONNX export, made once per model under `<index parent>/models/`, or None
-    (with a warning) when it cannot be made."""
+    """The model's ONNX export, made once per model under `STORYBOT_MODELS` (by default
+    `<index parent>/models/`), or None (with a warning) when it cannot be made."""
     try:
-        return export_onnx(settings.model_path(), settings.index.parent / "models")
+        cache = settings.models or settings.index.parent / "models"
+        return export_onnx(settings.model_path(), cache)
     except ONNX_FAILURES as exc:
         log.warning("no ONNX query encoder (%s); using sentence-transformers", exc)
         return None

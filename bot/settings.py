@@ -99,6 +99,11 @@ class BotSettings(IndexSettings):
         description="`onnx`: questions are encoded by the model's ONNX export (fast start, no "
         "torch); `torch`: by sentence-transformers.",
     )
+    models: Path | None = Field(
+        default=None,
+        description="Folder for the model's ONNX export, made once per model and reused; "
+        "unset: `models/` beside the index folder.",
+    )
     reader: str = Field(
         default="",
         description="Trained reader folder; empty means the shipped index/reader, `off` "

@@ -9,6 +9,7 @@ Deliberate simplification: only BERT-style models with mean pooling (all-MiniLM-
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -52,10 +53,24 @@ def _max_length(model_path: str) -> int:
 
 
 def export_onnx(model_path: str, cache_dir: Path) -> Path:
-    """Export the model once (a no-op when the cache already holds it); returns the folder."""
+    """Export the model once (a no-op when the cache already holds it); returns the folder.
+
+    Workers started together on a fresh host would each spend seconds of CPU on the same
+    export, so the first takes a lock on the cache folder and the others wait, then reuse it.
+    """
     target = export_dir(model_path, cache_dir)
     if (target / "meta.json").exists():
         return target
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(cache_dir) / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "meta.json").exists():
+            _export(model_path, target)
+    return target
+
+
+def _export(model_path: str, target: Path) -> None:
+    """Trace, check and save the export into `target` (renamed into place when complete)."""
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -121,7 +136,6 @@ def export_onnx(model_path: str, cache_dir: Path) -> Path:
         tmp.rename(target)
     except OSError:  # another process finished the same export first
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _weights_beside(path: Path) -> None:

@@ -3,8 +3,10 @@ fake Bot API server."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,12 @@ from support import NEWSROOM, SEED_STORIES
 
 # PTB 22 warns when RetryAfter.retry_after is read as seconds; opt in to timedelta, as the app does.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
+# One ONNX export of the model per test process, shared by every index the tests build and by
+# the storybot processes they start: an export costs 4-5 s of CPU, and beside each temporary
+# index it was made 15 times a run. tests/test_onnx_encoder.py still exports afresh.
+if "STORYBOT_MODELS" not in os.environ:
+    os.environ["STORYBOT_MODELS"] = tempfile.mkdtemp(prefix="storybot-test-models-")
+    atexit.register(shutil.rmtree, os.environ["STORYBOT_MODELS"], ignore_errors=True)
 
 from bot.engine import Engine, build
 from bot.settings import BotSettings

@@ -64,6 +64,33 @@ def test_export_is_made_once_and_reused(onnx_dir: Path) -> None:
     assert (onnx_dir / "model.onnx").stat().st_mtime_ns == before
 
 
+def test_a_second_process_waits_for_the_export_under_way_and_reuses_it(
+    onnx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+    import shutil
+    import threading
+
+    exported: list[Path] = []
+    monkeypatch.setattr("index.onnx_encoder._export", lambda _, target: exported.append(target))
+    cache = tmp_path / "models"
+    cache.mkdir()
+    done: list[Path] = []
+    with open(cache / f".{onnx_dir.name}.lock", "w") as held:  # an export under way elsewhere
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(
+            target=lambda: done.append(export_onnx(packaged_model_path(), cache))
+        )
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive() and not done, "it waits for the lock"
+        shutil.copytree(onnx_dir, cache / onnx_dir.name)  # the other process's finished export
+        made = (cache / onnx_dir.name / "meta.json").stat().st_mtime_ns
+    waiter.join(30)
+    assert done == [cache / onnx_dir.name] and not exported, "reused, not exported again"
+    assert (cache / onnx_dir.name / "meta.json").stat().st_mtime_ns == made
+
+
 def test_query_path_never_imports_torch(onnx_dir: Path) -> None:
     code = (
         "import sys; from index.onnx_encoder import OnnxEncoder; "
@@ -71,3 +98,24 @@ def test_query_path_never_imports_torch(onnx_dir: Path) -> None:
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_the_export_is_kept_where_storybot_models_says_and_shared_by_indexes(
+    onnx_dir: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.engine import build, onnx_export
+    from bot.settings import BotSettings
+
+    shared, made = onnx_dir.parent, onnx_dir
+    stamp = (made / "meta.json").stat().st_mtime_ns
+    monkeypatch.setenv("STORYBOT_MODELS", str(shared))
+    for name in ("one", "two"):
+        settings = BotSettings(stories=SEED_STORIES, index=tmp_path / name / "index", token=None)
+        assert settings.models == shared
+        build(settings, embedder)
+        assert onnx_export(settings) == made
+        assert not (tmp_path / name / "models").exists(), "nothing beside the index"
+    assert (made / "meta.json").stat().st_mtime_ns == stamp, "made once, then reused"
+    monkeypatch.delenv("STORYBOT_MODELS")
+    beside = BotSettings(stories=SEED_STORIES, index=tmp_path / "three" / "index", token=None)
+    assert beside.models is None

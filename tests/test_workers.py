@@ -29,7 +29,7 @@ from typing import TypeVar
 import pytest
 import redis
 
-from bot.engine import Engine, build
+from bot.engine import build
 from bot.followup import recall
 from bot.settings import BotSettings
 from bot.shared import SKIP_SECONDS, RedisCounters, RedisState, connect
@@ -217,17 +217,10 @@ def worker_pair(settings: BotSettings, redis_url: str, prefix: str) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def folder(
-    tmp_path_factory: pytest.TempPathFactory,
-    seed_settings: BotSettings,
-    seed_engine: Engine,
-    embedder: Embedder,
-) -> BotSettings:
+def folder(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> BotSettings:
     """A prebuilt index of a copy of the seed story, in a folder both workers share."""
     root = tmp_path_factory.mktemp("workers")
     shutil.copytree(SEED_STORIES, root / "stories")
-    # The ONNX export of the model the session's seed index already made: not made again.
-    shutil.copytree(seed_settings.index.parent / "models", root / "var" / "models")
     settings = BotSettings(stories=root / "stories", index=root / "var" / "index", token=None)
     build(settings, embedder)
     return settings

@@ -181,6 +181,7 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
     if not watch:
         return
     click.echo(f"Watching {settings.stories} for changes (Ctrl-C stops)", err=True)
+    _stop_on_sigterm()
     try:
         while True:
             changed = wait_for_change(settings.stories, state)
@@ -193,6 +194,17 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
                 click.echo(f"Error: {exc.format_message()}", err=True)
     except KeyboardInterrupt:
         click.echo("Stopped watching.", err=True)
+
+
+def _stop_on_sigterm() -> None:
+    """Stop a long-running command on SIGTERM as on Ctrl-C: that is how a platform stops a
+    Procfile process, and the default (dying at once) would skip the clean stop."""
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _index_once(settings: BotSettings) -> list[str]:
@@ -329,6 +341,7 @@ def watch_command(stories: Path | None, index_dir: Path | None, once: bool) -> N
         f"{settings.stories} (Ctrl-C stops)",
         err=True,
     )
+    _stop_on_sigterm()
     try:
         refresh_forever(settings.stories, settings.index, sources, rebuild, click.echo)
     except KeyboardInterrupt:

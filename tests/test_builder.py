@@ -68,11 +68,12 @@ def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None
         story.write_text(story.read_text() + "\nA closing line about grain exports.\n")
         second = _wait_for(lambda: (b := published_build(client, prefix)) != first and b, 180)
         assert second, "the edit was never rebuilt and published"
-        builder.send_signal(signal.SIGINT)
+        builder.send_signal(signal.SIGTERM)  # how a platform stops the Procfile's builder:
         out, _ = builder.communicate(timeout=60)
     finally:
         if builder.poll() is None:
             builder.kill()
+            builder.communicate()  # reaped, its pipe closed
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
         client.close()

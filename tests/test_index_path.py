@@ -232,32 +232,33 @@ def test_cleanup_removes_only_what_builds_made(
     assert json.loads((built / "manifest.json").read_text())["build_id"] == ours[-1]
 
 
-def test_python_m_index_builds_without_the_bot(tmp_path: Path) -> None:
+def test_python_m_index_builds_without_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import subprocess
     import sys
 
+    from index.__main__ import main
     from support import SEED_STORIES
 
-    code = (
-        "import sys, runpy; sys.argv = ['index', '--stories', sys.argv[1], '--index', sys.argv[2]];"
-        "runpy.run_module('index', run_name='__main__')"
-    )
-    no_bot = "assert not [m for m in sys.modules if m.split('.')[0] == 'bot']"
-    script = f"{code}\n{no_bot}"
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(SEED_STORIES), str(tmp_path / "idx")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Indexed 1 article, " in done.stdout
+    monkeypatch.setattr("index.__main__.Embedder", PathFakeEmbedder)
+    assert main(["--stories", str(SEED_STORIES), "--index", str(tmp_path / "idx")]) == 0
+    assert "Indexed 1 article, " in capsys.readouterr().out
     assert (tmp_path / "idx" / "manifest.json").exists()
+    # The entry point as a program: a clear error, and not one module of the bot imported on
+    # the way (tests/test_architecture.py forbids index/ importing bot anywhere, too).
+    code = (
+        "import sys, runpy; sys.argv = ['index', '--stories', sys.argv[1]]\n"
+        "try: runpy.run_module('index', run_name='__main__')\n"
+        "except SystemExit as exit: code = exit.code\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'bot']\n"
+        "sys.exit(code)"
+    )
     bad = subprocess.run(
-        [sys.executable, "-m", "index", "--stories", str(tmp_path / "none")],
+        [sys.executable, "-c", code, str(tmp_path / "none")],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert bad.returncode == 1 and bad.stderr.startswith("Error: ")
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: "), bad.stderr
     assert "Traceback" not in bad.stderr

@@ -28,7 +28,9 @@ from typing import TypeVar
 
 import pytest
 import redis
+from click.testing import CliRunner
 
+from bot.cli import cli
 from bot.engine import build
 from bot.followup import recall
 from bot.settings import BotSettings
@@ -37,6 +39,10 @@ from bot.telegram.guard import RateLimit
 from fakebot import BOT_USERNAME, JSON, TOKEN, Call, FakeBotAPI
 from index.embedder import Embedder
 from support import ROOT, SEED_STORIES, free_port, redis_server
+
+# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
+# module fixtures (two webhook worker processes) are made once.
+pytestmark = pytest.mark.xdist_group("test_workers")
 
 URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "one-secret_for-every-worker"
@@ -343,25 +349,14 @@ def test_a_new_build_reaches_both_workers_and_whatsnew_lists_it_once(
         ),
         encoding="utf-8",
     )
-    builder = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "index"],
-        cwd=folder.index.parent,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "STORYBOT_STORIES": str(folder.stories),
-            "STORYBOT_INDEX": str(folder.index),
-            "STORYBOT_REDIS_URL": URL,
-            "STORYBOT_REDIS_PREFIX": pair.prefix,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # `storybot index` in this process (the session has torch loaded already): it builds under
+    # the Redis lock and publishes, as the Procfile's builder does.
+    redis_env = {"STORYBOT_REDIS_URL": URL, "STORYBOT_REDIS_PREFIX": pair.prefix}
+    args = ["index", "--stories", str(folder.stories), "--index", str(folder.index)]
+    builder = CliRunner(env=redis_env).invoke(cli, args, catch_exceptions=False)
     built = time.monotonic()
-    assert builder.returncode == 0, builder.stdout + builder.stderr
-    assert "(published to the workers)" in builder.stdout + builder.stderr
+    assert builder.exit_code == 0, builder.output
+    assert "(published to the workers)" in builder.output
     api, user, cited = pair.api, 2400, set()
     while cited != {"a", "b"}:  # a question to each worker per round, until both cite it
         assert time.monotonic() - built < 10, f"only {cited or 'no worker'} cite the edit"

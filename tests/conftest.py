@@ -14,6 +14,10 @@ import pytest
 
 from support import NEWSROOM, SEED_STORIES
 
+# Under pytest-xdist (`make test`) the workers already keep every core busy: torch's own thread
+# pool in each of them would only spin against the others. Set before anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 # PTB 22 warns when RetryAfter.retry_after is read as seconds; opt in to timedelta, as the app does.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 # One ONNX export of the model per test process, shared by every index the tests build and by
@@ -29,6 +33,15 @@ from fakebot import FakeBotAPI
 from index.embedder import Embedder
 from index.settings import packaged_model_path
 from website import Site, serving
+
+
+# The modules that spend the longest waiting (timers, worker processes, retries) are run first:
+# under pytest-xdist a long module begun last would leave the other workers idle at the end.
+LONG_FIRST = ("test_follow_e2e.py", "test_workers.py", "test_delivery.py", "test_builder.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: order kept within
 
 
 @pytest.fixture(scope="session")

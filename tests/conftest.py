@@ -34,7 +34,6 @@ from index.embedder import Embedder
 from index.settings import packaged_model_path
 from website import Site, serving
 
-
 # The modules that spend the longest waiting (timers, worker processes, retries) are run first:
 # under pytest-xdist a long module begun last would leave the other workers idle at the end.
 LONG_FIRST = ("test_follow_e2e.py", "test_workers.py", "test_delivery.py", "test_builder.py")

@@ -40,7 +40,7 @@ async def test_answers_continue_through_a_rebuild_and_then_come_from_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bot_app, "RELOAD_SECONDS", 0.05)
-    engine = Engine(own_index.model_copy(update={"rate_limit": 0}), embedder)
+    engine = Engine(own_index.model_copy(update={"rate_limit": 0}))
     old_build = engine.store.build_id
     asked = 0
 

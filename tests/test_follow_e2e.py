@@ -46,10 +46,9 @@ def developing(tmp_path: Path, embedder: Embedder) -> tuple[BotSettings, Engine]
         state=tmp_path / "state.db",
         rate_limit=0,
         follow_interval=0,
-        query_encoder="torch",  # questions go to `embedder`: no ONNX export per test
     )
     build(settings, embedder)
-    return settings, Engine(settings, embedder)
+    return settings, Engine(settings)
 
 
 def edit(settings: BotSettings, engine: Engine, embedder: Embedder, old: str, new: str) -> None:

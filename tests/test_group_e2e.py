@@ -132,7 +132,7 @@ def developing(tmp_path: Path, embedder: Embedder) -> tuple[BotSettings, Engine]
         stories=stories, index=tmp_path / "var" / "index", state=":memory:", rate_limit=0
     )
     build(settings, embedder)
-    return settings, Engine(settings, embedder)
+    return settings, Engine(settings)
 
 
 async def test_whatsnew_after_an_article_is_edited_and_the_index_rebuilt(

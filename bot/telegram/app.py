@@ -39,7 +39,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from threadpoolctl import threadpool_limits
 
 from bot.engine import Engine, open_engine
 from bot.followup import RECORD_PREFIX
@@ -221,9 +220,6 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     """
     token = settings.bot_token()
     quiet_logs(token)
-    # The bot encodes many questions at once on worker threads; BLAS and OpenMP pools of their
-    # own would only spin beside them (they doubled the CPU of an answer, docs/benchmarks.md).
-    threadpool_limits(limits=1)
     base_url, base_file_url = settings.api_urls()
     application = (
         ApplicationBuilder()

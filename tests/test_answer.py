@@ -106,3 +106,12 @@ def test_a_sentence_repeated_word_for_word_is_cited_once_and_one_with_another_fi
     ]
     assert [hit.index for hit in distinct(hits, 10)] == [0, 1, 3]
     assert [hit.index for hit in distinct(hits, 2)] == [0, 1]
+
+
+def test_an_engine_answers_on_one_thread_per_question(seed_engine: Engine) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threadpool_limits(limits=2)  # as a process starts on this 2-core machine
+    Engine(seed_engine.settings)
+    pools = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+    assert pools and all(threads == 1 for _, threads in pools), pools

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click.testing
 import numpy as np
@@ -19,11 +19,41 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.settings import BotSettings
+    from index.embedder import Encoder
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED_STORIES = ROOT / "stories"
 SEED_FILE = SEED_STORIES / "2025-04-23-london-talks.txt"
 DATA = Path(__file__).resolve().parent / "data"
 NEWSROOM = DATA / "newsroom"  # three more stories to index beside the seed story
+
+
+# A second story with a url, beside the seed story, for the tests of a story that develops.
+WITKOFF_MD = """---
+title: Witkoff to meet Putin
+url: https://example.com/news/witkoff-putin
+---
+Steve Witkoff will meet Vladimir Putin in Moscow on Friday. The Kremlin confirmed the meeting.
+"""
+
+
+def developing_stories(
+    tmp_path: Path, embedder: "Encoder", **settings: Any
+) -> "tuple[BotSettings, Engine]":
+    """The seed story and WITKOFF_MD in `tmp_path/stories`, indexed into `tmp_path/var/index`
+    with `embedder`; the settings (`settings` added) and an Engine asking as the bot does."""
+    from bot.engine import Engine, build
+    from bot.settings import BotSettings
+
+    stories = tmp_path / "stories"
+    shutil.copytree(SEED_STORIES, stories)
+    (stories / "witkoff.md").write_text(WITKOFF_MD, encoding="utf-8")
+    config = BotSettings(stories=stories, index=tmp_path / "var" / "index", **settings)
+    build(config, embedder)
+    return config, Engine(config)
 
 
 class FakeEmbedder:

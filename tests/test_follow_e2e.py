@@ -5,7 +5,6 @@ are edited and rebuilt with the real model in tmp_path."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,36 +18,21 @@ from bot.settings import BotSettings
 from botrunner import running_bot
 from fakebot import DEFAULT_GROUP_ID, FakeBotAPI
 from index.embedder import Embedder
-from support import SEED_FILE, SEED_STORIES
+from support import SEED_FILE, developing_stories
 from telegram_html import validate_telegram_html
 
 QUIET_GROUP = -1005555555555  # never follows
 MEMBERS_GROUP = -1006666666666  # a member, not an admin, asks
 ADMIN, MEMBER = 2001, 2002
-WITKOFF_MD = """---
-title: Witkoff to meet Putin
-url: https://example.com/news/witkoff-putin
----
-Steve Witkoff will meet Vladimir Putin in Moscow on Friday. The Kremlin confirmed the meeting.
-"""
 TICK = 0.05
 
 
 @pytest.fixture
 def developing(tmp_path: Path, embedder: Embedder) -> tuple[BotSettings, Engine]:
     """The seed story and a second one, indexed in tmp_path; updates are told at once."""
-    stories = tmp_path / "stories"
-    shutil.copytree(SEED_STORIES, stories)
-    (stories / "witkoff.md").write_text(WITKOFF_MD, encoding="utf-8")
-    settings = BotSettings(
-        stories=stories,
-        index=tmp_path / "var" / "index",
-        state=tmp_path / "state.db",
-        rate_limit=0,
-        follow_interval=0,
+    return developing_stories(
+        tmp_path, embedder, state=tmp_path / "state.db", rate_limit=0, follow_interval=0
     )
-    build(settings, embedder)
-    return settings, Engine(settings)
 
 
 def edit(settings: BotSettings, engine: Engine, embedder: Embedder, old: str, new: str) -> None:

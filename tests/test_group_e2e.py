@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from bot.telegram.telegram_text import utf16_len
 from botrunner import running_bot
 from fakebot import BOT_USERNAME, FakeBotAPI
 from index.embedder import Embedder
-from support import SEED_STORIES
+from support import WITKOFF_MD, developing_stories
 from telegram_html import validate_telegram_html
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
@@ -114,25 +113,12 @@ LONG = (
     "round at ministerial level was still possible if the United States confirmed that its "
     "delegation would attend in person rather than by video link from Washington (item {n})."
 )
-WITKOFF_MD = """---
-title: Witkoff to meet Putin
-url: https://example.com/news/witkoff-putin
----
-Steve Witkoff will meet Vladimir Putin in Moscow on Friday. The Kremlin confirmed the meeting.
-"""
 
 
 @pytest.fixture
 def developing(tmp_path: Path, embedder: Embedder) -> tuple[BotSettings, Engine]:
     """Seed story plus an .md story with a url, indexed in tmp_path."""
-    stories = tmp_path / "stories"
-    shutil.copytree(SEED_STORIES, stories)
-    (stories / "witkoff.md").write_text(WITKOFF_MD, encoding="utf-8")
-    settings = BotSettings(
-        stories=stories, index=tmp_path / "var" / "index", state=":memory:", rate_limit=0
-    )
-    build(settings, embedder)
-    return settings, Engine(settings)
+    return developing_stories(tmp_path, embedder, state=":memory:", rate_limit=0)
 
 
 async def test_whatsnew_after_an_article_is_edited_and_the_index_rebuilt(

@@ -1,6 +1,7 @@
 """Paths and small helpers shared by test modules (fixtures live in conftest.py)."""
 
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -18,6 +19,7 @@ import redis
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.shared import connect
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -29,6 +31,8 @@ SEED_STORIES = ROOT / "stories"
 SEED_FILE = SEED_STORIES / "2025-04-23-london-talks.txt"
 DATA = Path(__file__).resolve().parent / "data"
 NEWSROOM = DATA / "newsroom"  # three more stories to index beside the seed story
+# The shared-state tests' Redis (they use unique key prefixes, so one server serves every run).
+REDIS_URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 # A second story with a url, beside the seed story, for the tests of a story that develops.
@@ -124,6 +128,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def redis_at(url: str = REDIS_URL) -> redis.Redis:
+    """A client of the Redis at `url`, failing the test (never skipping it) if none answers."""
+    client = connect(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"no Redis answers at STORYBOT_TEST_REDIS_URL={url} ({exc}); start one")
+    return client
 
 
 def redis_server(port: int) -> subprocess.Popen[bytes]:

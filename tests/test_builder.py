@@ -13,13 +13,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-import redis
-
-from bot.shared import BuilderLock, connect, published_build
-from support import SEED_STORIES
-
-URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from bot.shared import BuilderLock, published_build
+from support import REDIS_URL as URL
+from support import SEED_STORIES, redis_at
 
 
 def _wait_for(check: Callable[[], object], timeout: float) -> object:
@@ -33,11 +29,7 @@ def _wait_for(check: Callable[[], object], timeout: float) -> object:
 
 
 def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None:
-    client = connect(URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"no Redis answers at STORYBOT_TEST_REDIS_URL={URL} ({exc}); start one")
+    client = redis_at(URL)
     prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
     stories = tmp_path / "stories"
     shutil.copytree(SEED_STORIES, stories)

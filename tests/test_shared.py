@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -34,18 +33,13 @@ from bot.shared import (
     published_build,
 )
 from bot.telegram.guard import RateLimit
-from support import free_port, redis_server, swap_concurrently
-
-URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from support import REDIS_URL as URL
+from support import free_port, redis_at, redis_server, swap_concurrently
 
 
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
-    r = connect(URL)
-    try:
-        r.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"no Redis answers at STORYBOT_TEST_REDIS_URL={URL} ({exc}); start one")
+    r = redis_at(URL)
     yield r
     r.close()
 

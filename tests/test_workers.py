@@ -34,17 +34,17 @@ from bot.cli import cli
 from bot.engine import build
 from bot.followup import recall
 from bot.settings import BotSettings
-from bot.shared import SKIP_SECONDS, RedisCounters, RedisState, connect
+from bot.shared import SKIP_SECONDS, RedisCounters, RedisState
 from bot.telegram.guard import RateLimit
 from fakebot import BOT_USERNAME, JSON, TOKEN, Call, FakeBotAPI
 from index.embedder import Embedder
-from support import ROOT, SEED_STORIES, free_port, redis_server
+from support import REDIS_URL as URL
+from support import ROOT, SEED_STORIES, free_port, redis_at, redis_server
 
 # `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
 # module fixtures (two webhook worker processes) are made once.
 pytestmark = pytest.mark.xdist_group("test_workers")
 
-URL = os.environ.get("STORYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "one-secret_for-every-worker"
 RATE_LIMIT = 10
 ADMIN = 4242
@@ -70,15 +70,6 @@ def wait_until(check: Callable[[], T], timeout: float, what: str) -> T:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s (last: {value!r})")
         time.sleep(0.05)
-
-
-def redis_at(url: str) -> redis.Redis:
-    client = connect(url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"no Redis answers at STORYBOT_TEST_REDIS_URL={url} ({exc}); start one")
-    return client
 
 
 @dataclass

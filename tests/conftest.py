@@ -20,9 +20,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 # PTB 22 warns when RetryAfter.retry_after is read as seconds; opt in to timedelta, as the app does.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
-# One ONNX export of the model per test process, shared by every index the tests build and by
-# the storybot processes they start: an export costs 4-5 s of CPU, and beside each temporary
-# index it was made 15 times a run. tests/test_onnx_encoder.py still exports afresh.
+# One ONNX export of the model per test run (pytest-xdist's workers inherit this variable),
+# shared by every index the tests build and by the storybot processes they start: an export
+# costs 4-5 s of CPU, and beside each temporary index it was made 15 times a run.
+# tests/test_onnx_encoder.py still exports afresh.
 if "STORYBOT_MODELS" not in os.environ:
     os.environ["STORYBOT_MODELS"] = tempfile.mkdtemp(prefix="storybot-test-models-")
     atexit.register(shutil.rmtree, os.environ["STORYBOT_MODELS"], ignore_errors=True)
@@ -34,8 +35,9 @@ from index.embedder import Embedder
 from index.settings import packaged_model_path
 from website import Site, serving
 
-# The longest modules (by a profile of the suite, slowest first) are run first: under
-# pytest-xdist a long module begun last would leave the other workers idle at the end.
+# `make test` gives each pytest-xdist worker whole modules (--dist loadfile), so a module's
+# fixtures are made once however the suite is spread. The longest modules (by a profile of the
+# suite, slowest first) are handed out first: one begun last would leave the other workers idle.
 LONG_FIRST = (
     "test_follow_e2e.py",
     "test_workers.py",

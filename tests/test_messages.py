@@ -23,10 +23,6 @@ from fakebot import DEFAULT_GROUP_ID, FakeBotAPI
 from support import FakeEmbedder
 from telegram_html import validate_telegram_html
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (the hostile story's engine) are made once.
-pytestmark = pytest.mark.xdist_group("test_messages")
-
 ASK_EXAMPLES = 50
 TOPIC_EXAMPLES = 20
 HOSTILE_EXAMPLES = 150

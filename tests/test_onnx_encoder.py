@@ -17,10 +17,6 @@ from index.settings import packaged_model_path
 from index.splitter import split_article
 from support import ROOT, SEED_STORIES
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (the ONNX export) are made once.
-pytestmark = pytest.mark.xdist_group("test_onnx_encoder")
-
 SQUAD_SAMPLE = ROOT / "tests" / "data" / "squad_sample.json"
 
 

@@ -19,10 +19,6 @@ from index.reader import MODEL_FILE, SEPARATOR, Reader, pair_text, reader_text, 
 from index.search import search
 from support import DATA
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (the shipped reader) are made once.
-pytestmark = pytest.mark.xdist_group("test_reader")
-
 LAMMY = (
     "A spokesperson for U.K. Prime Minister Keir Starmer said that Foreign Secretary David Lammy "
     'held a "productive call" with Rubio the day prior.'

@@ -9,10 +9,6 @@ from bot.evaluate import Outcome, run_set, summarize
 from index.quality.evalsets import load_seed
 from support import DATA, SEED_STORIES
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (the seed questions' answers) are made once.
-pytestmark = pytest.mark.xdist_group("test_search_quality")
-
 
 @pytest.fixture(scope="module")
 def outcomes(seed_engine: Engine) -> list[Outcome]:

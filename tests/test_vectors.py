@@ -20,10 +20,6 @@ from index.store import Store, load_store
 from index.vectors import IndexSpec, choose_index, choose_indexes
 from support import FakeEmbedder
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (the generated corpus and its flat and IVF stores) are made once.
-pytestmark = pytest.mark.xdist_group("test_vectors")
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:

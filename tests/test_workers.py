@@ -41,10 +41,6 @@ from index.embedder import Embedder
 from support import REDIS_URL as URL
 from support import ROOT, SEED_STORIES, free_port, redis_at, redis_server
 
-# `make test` runs this module in one pytest-xdist worker (--dist loadgroup), so that its
-# module fixtures (two webhook worker processes) are made once.
-pytestmark = pytest.mark.xdist_group("test_workers")
-
 SECRET = "one-secret_for-every-worker"
 RATE_LIMIT = 10
 ADMIN = 4242

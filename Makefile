@@ -51,11 +51,13 @@ docs: install
 # pytest-xdist: one worker more than there are cores, because a third of the suite's time is
 # spent waiting (on sockets, subprocesses, rate-limit windows), not computing. Whole modules go
 # to a worker (loadfile), so module fixtures are made once. (xdist's loadgroup does not group
-# under pytest 9.2: pytest-xdist issue 1386.)
+# under pytest 9.2: pytest-xdist issue 1386.) --no-loadscope-reorder keeps the order of
+# tests/conftest.py's LONG_FIRST: by default xdist hands out the modules with the most tests
+# first, which left the longest module (40 s of waits) to start last, a quarter of the run alone.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: install lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 eval: install
 	$(BIN)/storybot eval

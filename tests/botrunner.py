@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from pydantic import SecretStr
 from telegram.ext import Application
@@ -16,13 +17,19 @@ from fakebot import FakeBotAPI
 
 @asynccontextmanager
 async def running_bot(
-    server: FakeBotAPI, settings: BotSettings, engine: Engine
+    server: FakeBotAPI,
+    settings: BotSettings,
+    engine: Engine,
+    bot_data: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Application]:
-    """The application long-polling `server`, started the way run_polling starts it."""
+    """The application long-polling `server`, started the way run_polling starts it, with
+    `bot_data` set before anything starts (the background loops read their periods from it
+    as they begin: set later, a loop's first wait is still its default)."""
     settings = settings.model_copy(
         update={"token": SecretStr(server.token), "base_url": server.url}
     )
     app = build_application(settings, engine)
+    app.bot_data.update(bot_data or {})
     await app.initialize()
     if app.post_init:
         await app.post_init(app)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.ext import Application
 
 from bot.engine import Engine, build
 from bot.following import Followers
@@ -25,6 +24,8 @@ QUIET_GROUP = -1005555555555  # never follows
 MEMBERS_GROUP = -1006666666666  # a member, not an admin, asks
 ADMIN, MEMBER = 2001, 2002
 TICK = 0.05
+# Updates are posted every TICK s from the bot's start (not the 5 s of a real bot).
+TICKING = {"follow_seconds": TICK}
 
 
 @pytest.fixture
@@ -59,18 +60,12 @@ def is_update(params: dict[str, Any]) -> bool:
     return str(params.get("text", "")).startswith("<b>Update: ")
 
 
-def ticking(app: Application) -> Application:
-    app.bot_data["follow_seconds"] = TICK
-    return app
-
-
 async def test_a_following_group_gets_one_cited_update_and_a_restart_repeats_nothing(
     server: FakeBotAPI, developing: tuple[BotSettings, Engine], embedder: Embedder
 ) -> None:
     settings, engine = developing
     server.set_member(DEFAULT_GROUP_ID, ADMIN, "administrator")
-    async with running_bot(server, settings, engine) as app:
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING):
         server.group_text("/follow London talks", user_id=ADMIN, first_name="Ada")
         server.group_text("/help", chat_id=QUIET_GROUP)
         server.group_text("/follow", chat_id=MEMBERS_GROUP, user_id=MEMBER, first_name="Max")
@@ -92,8 +87,7 @@ async def test_a_following_group_gets_one_cited_update_and_a_restart_repeats_not
     assert len(updates(server, DEFAULT_GROUP_ID)) == 1
     assert updates(server, QUIET_GROUP) == [] and updates(server, MEMBERS_GROUP) == []
 
-    async with running_bot(server, settings, engine) as app:  # a restart
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING):  # a restart
         await asyncio.sleep(20 * TICK)
         assert len(updates(server, DEFAULT_GROUP_ID)) == 1, "nothing is posted twice"
         await asyncio.to_thread(
@@ -111,8 +105,7 @@ async def test_unfollow_stops_the_updates(
     server: FakeBotAPI, developing: tuple[BotSettings, Engine], embedder: Embedder
 ) -> None:
     settings, engine = developing
-    async with running_bot(server, settings, engine) as app:
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING):
         question = server.private_text("/follow all")
         chat = question["message"]["chat"]["id"]
         await server.await_for(predicate=to(chat, "This chat will be told each update"))
@@ -129,8 +122,7 @@ async def test_a_chat_that_blocked_the_bot_is_unfollowed_not_retried(
     server: FakeBotAPI, developing: tuple[BotSettings, Engine], embedder: Embedder
 ) -> None:
     settings, engine = developing
-    async with running_bot(server, settings, engine) as app:
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING) as app:
         followers: Followers = app.bot_data["followers"]
         chat = server.private_text("/follow")["message"]["chat"]["id"]
         await server.await_for(predicate=to(chat))
@@ -165,8 +157,7 @@ async def test_a_group_upgraded_to_a_supergroup_follows_on_under_its_new_id(
 ) -> None:
     settings, engine = developing
     supergroup = -1007777777777
-    async with running_bot(server, settings, engine) as app:
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING) as app:
         followers: Followers = app.bot_data["followers"]
         server.set_member(DEFAULT_GROUP_ID, ADMIN, "creator")
         server.group_text("/follow", user_id=ADMIN)
@@ -191,8 +182,7 @@ async def test_a_broadcast_to_many_chats_is_paced_and_a_429_waited_out_not_dropp
 ) -> None:
     settings, engine = developing
     readers = range(3001, 3046)
-    async with running_bot(server, settings, engine) as app:
-        ticking(app)
+    async with running_bot(server, settings, engine, TICKING):
         for user in readers:
             server.private_text("/follow", user_id=user)
         await server.await_for(count=len(readers), timeout=60)

@@ -23,11 +23,16 @@ from index.vectors import choose_index, make_index
 
 
 def scale_settings(n_sentences: int, seed: int = 1) -> BotSettings:
-    """Settings for a generated corpus of `n_sentences`, its index built (mixture vectors)."""
+    """Settings for a generated corpus of `n_sentences`, its index built (mixture vectors);
+    every question answered afresh."""
     corpus = generate(n_sentences, seed)
     root = corpus.stories.parent
     settings = BotSettings(
-        stories=corpus.stories, index=root / "var" / "index", state=Path(":memory:"), token=None
+        stories=corpus.stories,
+        index=root / "var" / "index",
+        state=Path(":memory:"),
+        token=None,
+        answer_cache=0,
     )
     name = model_name(packaged_model_path())
     if not index_is_current(settings.stories, settings.index, name):

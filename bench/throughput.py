@@ -30,8 +30,10 @@ from fakebot import FakeBotAPI  # noqa: E402
 fakebot._Server.request_queue_size = 256
 
 
-def bot_env(server: FakeBotAPI, settings: BotSettings) -> dict[str, str]:
-    """Environment for a bot process serving `settings`' index against `server`."""
+def bot_env(server: FakeBotAPI, settings: BotSettings, answer_cache: int = 0) -> dict[str, str]:
+    """Environment for a bot process serving `settings`' index against `server`; by default
+    every question is answered afresh (the bench's questions repeat: kept answers would time
+    the cache, not the answering)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYBOT_", "TELEGRAM_"))}
     env.update(
         TELEGRAM_BOT_TOKEN=server.token,
@@ -40,6 +42,7 @@ def bot_env(server: FakeBotAPI, settings: BotSettings) -> dict[str, str]:
         STORYBOT_INDEX=str(settings.index),
         STORYBOT_STATE=":memory:",
         STORYBOT_RATE_LIMIT="0",
+        STORYBOT_ANSWER_CACHE=str(answer_cache),
         HF_HUB_OFFLINE="1",
         PYTHONPATH=str(ROOT),
     )
@@ -64,17 +67,19 @@ def burst(
     users: int = 50,
     total: int = 500,
     rate: float | None = None,
+    answer_cache: int = 0,
 ) -> dict[str, Any]:
     """Start a bot, wait until it polls, send `total` questions, time the replies.
 
     All at once by default; with `rate`, paced at that many questions a second (steady load,
-    where reply latency is the bot's own rather than the queue's).
+    where reply latency is the bot's own rather than the queue's). `answer_cache` is the
+    bot's STORYBOT_ANSWER_CACHE (0: every question answered afresh).
     """
     with FakeBotAPI() as server:
         started = time.time()
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.botproc", kind],
-            env=bot_env(server, settings),
+            env=bot_env(server, settings, answer_cache),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=(BENCH_DIR / f"bot-{kind}.log").open("w"),

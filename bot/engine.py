@@ -6,6 +6,9 @@ loaded completely before it replaces the old one, so no question ever sees a hal
 
 Asked with `stories`, the engine answers from those stories only, through a substore
 (`index.substore`) made once per choice of stories and build and kept beside the store. A
+question asked again word for word (by another user, or in a burst as a story breaks) gets the
+answer already made from the same build: answering is a model call per candidate, a few tens of
+milliseconds of CPU, and it gives the same answer every time (STORYBOT_ANSWER_CACHE). A
 summary is always of one story: the one asked for, else the one its topic is about, else the
 most recently updated one, and its header says which.
 """
@@ -13,7 +16,9 @@ most recently updated one, and its header says which.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,13 +102,19 @@ def load_reader(settings: BotSettings) -> Reader | None:
     return Reader(Path(settings.reader) if settings.reader else READER_DIR)
 
 
+AnswerKey = tuple[str, str | None, frozenset[str]]
+
+
 @dataclass
 class Served:
-    """One loaded build: its store, its stories, and the substores made from it so far."""
+    """One loaded build: its store, its stories, and the substores and answers made from it
+    so far (a new build starts without either)."""
 
     store: Store
     catalog: Catalog
     substores: dict[frozenset[str], Store] = field(default_factory=dict, repr=False)
+    answers: OrderedDict[AnswerKey, Answer] = field(default_factory=OrderedDict, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, store: Store) -> Served:
@@ -122,6 +133,21 @@ class Served:
                 self.substores.pop(next(iter(self.substores)), None)
             self.substores[files] = store
         return store
+
+    def answer_of(self, key: AnswerKey) -> Answer | None:
+        """The answer already made for `key` (question, passed-over sentence, stories)."""
+        with self.lock:
+            answer = self.answers.get(key)
+            if answer is not None:
+                self.answers.move_to_end(key)
+            return answer
+
+    def keep(self, key: AnswerKey, answer: Answer, limit: int) -> None:
+        """Remember `answer`, forgetting the least recently asked past `limit` answers."""
+        with self.lock:
+            self.answers[key] = answer
+            while len(self.answers) > limit:
+                self.answers.popitem(last=False)
 
 
 class Engine:
@@ -173,22 +199,31 @@ class Engine:
 
     def ask(self, question: str, avoid: str | None = None, stories: Sequence[Story] = ()) -> Answer:
         """Answer a question from the current store, or from `stories` only (passing over
-        sentence id `avoid` when another sentence is nearly as good: see `pass_over`)."""
-        return self.answer(question, self.read(question), avoid, stories)
+        sentence id `avoid` when another sentence is nearly as good: see `pass_over`); the
+        same question asked again of the same build gets the same answer, made once."""
+        served = self.served
+        limit = self.settings.answer_cache
+        key = (question, avoid, frozenset(s.file for s in stories))
+        answer = served.answer_of(key) if limit else None
+        if answer is None:
+            answer = self._answer(served, question, self.read(question), avoid, stories)
+            if limit:
+                served.keep(key, answer, limit)
+        return answer
 
     def read(self, question: str) -> Query | None:
         """Encode the question (see `read_question`)."""
         return read_question(self.encoder, question)
 
-    def answer(
+    def _answer(
         self,
+        served: Served,
         question: str,
         query: Query | None,
-        avoid: str | None = None,
-        stories: Sequence[Story] = (),
+        avoid: str | None,
+        stories: Sequence[Story],
     ) -> Answer:
-        """The rest of `ask`: retrieve, read the best candidates, cite and render."""
-        served = self.served
+        """Retrieve from `served`, read the best candidates, cite and render."""
         return answer_query(
             served.scope(stories),
             question,

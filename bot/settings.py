@@ -53,6 +53,12 @@ class BotSettings(IndexSettings):
         default=Path("var/state.db"), description="Per-chat state (SQLite file, or `:memory:`)."
     )
     citations: int = Field(default=3, ge=1, le=10, description="Sentences listed per answer.")
+    answer_cache: int = Field(
+        default=256,
+        ge=0,
+        description="Answers a worker keeps per index build, for questions asked again word "
+        "for word (0 keeps none: every question is answered afresh).",
+    )
     webhook_url: str | None = Field(
         default=None,
         description="Public HTTPS URL Telegram posts updates to; unset means long polling.",

@@ -1,10 +1,11 @@
-"""Hot reload: a running bot swaps in a new index without a restart and without a failed answer."""
+"""Hot reload: a running bot swaps in a new index without a restart and without a failed answer;
+the answers kept for repeated questions are per build."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from bot.telegram import app as bot_app
 from botrunner import running_bot
 from fakebot import FakeBotAPI
 from index.embedder import Embedder
+from index.splitter import sentence_key
 from index.store import current_build
 from support import FakeEmbedder
 
@@ -95,3 +97,39 @@ def test_a_damaged_new_build_is_refused_and_the_old_one_keeps_serving(
     report, _ = build(settings, encoder)
     assert engine.reload_if_changed() is True
     assert engine.store.path == report.path
+
+
+def test_a_question_asked_again_of_one_build_is_answered_once(
+    own_index: BotSettings, embedder: Embedder
+) -> None:
+    engine = Engine(own_index)
+    first = engine.ask(QUESTIONS[0])
+    assert engine.ask(QUESTIONS[0]) is first, "made once, given again"
+    assert engine.ask(" " + QUESTIONS[0]) is not first, "only word for word"
+    witkoff = engine.ask(QUESTIONS[1])
+    quoted = witkoff.citations[0]
+    passed_over = engine.ask(QUESTIONS[1], avoid=sentence_key(quoted.article, quoted.sentence))
+    assert passed_over is not witkoff and engine.ask(QUESTIONS[1]) is witkoff
+    (own_index.stories / "grain.txt").write_text(GRAIN + "\n", encoding="utf-8")
+    build(own_index, embedder)
+    assert engine.reload_if_changed()
+    fresh = engine.ask(QUESTIONS[0])
+    assert fresh is not first, "a new build answers afresh"
+    assert not first.answered and fresh.answered and "Odesa" in fresh.citations[0].sentence
+
+
+def test_the_answer_cache_is_bounded_and_can_be_turned_off(
+    seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    two = Engine(seed_settings.model_copy(update={"answer_cache": 2}))
+    first = two.ask(QUESTIONS[1])
+    two.ask("Why did Rubio cancel?")
+    assert two.ask(QUESTIONS[1]) is first
+    two.ask("Why did Rubio cancel?")
+    two.ask("What did Trump threaten?")  # the third: the least recently asked goes
+    again = two.ask(QUESTIONS[1])
+    assert again is not first and again.text == first.text
+    assert len(two.served.answers) == 2
+    off = Engine(seed_settings.model_copy(update={"answer_cache": 0}))
+    assert off.ask(QUESTIONS[1]) is not off.ask(QUESTIONS[1])
+    assert off.served.answers == OrderedDict()

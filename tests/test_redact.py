@@ -56,7 +56,7 @@ async def test_a_handler_error_quoting_the_token_is_logged_redacted(
             raise RuntimeError(f"could not answer via bot{DISTINCTIVE}") from exc
 
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(seed_engine, "answer", broken_answer)
+    monkeypatch.setattr(seed_engine, "ask", broken_answer)
     async with running_bot(server, seed_settings, seed_engine):
         server.private_text("Who is Steve Witkoff?")
         (apology,) = await server.await_for("sendMessage", 1, timeout=30)

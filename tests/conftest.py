@@ -22,8 +22,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 # One ONNX export of the model per test run (pytest-xdist's workers inherit this variable),
 # shared by every index the tests build and by the storybot processes they start: an export
-# costs 4-5 s of CPU, and beside each temporary index it was made 15 times a run.
-# tests/test_onnx_encoder.py still exports afresh.
+# costs 4-5 s of CPU, and beside each temporary index it was made 15 times a run. The first
+# build of a run makes it, under index.onnx_encoder's lock, so every run exercises the export.
 if "STORYBOT_MODELS" not in os.environ:
     os.environ["STORYBOT_MODELS"] = tempfile.mkdtemp(prefix="storybot-test-models-")
     atexit.register(shutil.rmtree, os.environ["STORYBOT_MODELS"], ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,10 @@ SQUAD_SAMPLE = ROOT / "tests" / "data" / "squad_sample.json"
 
 
 @pytest.fixture(scope="module")
-def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_onnx(packaged_model_path(), tmp_path_factory.mktemp("models"))
+def onnx_dir() -> Path:
+    """The test run's export (tests/conftest.py's STORYBOT_MODELS): made here if no test has
+    made it yet, by the same code either way; these tests copy it rather than change it."""
+    return export_onnx(packaged_model_path(), Path(os.environ["STORYBOT_MODELS"]))
 
 
 def real_texts() -> list[str]:

@@ -83,11 +83,14 @@ def test_any_summary_topic_gets_a_sendable_reply(seed_engine: Engine, topic: str
 
 @pytest.fixture(scope="module")
 def hostile_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    """An engine over a story whose title, url and sentences are written to break HTML."""
+    """An engine over a story whose title, url and sentences are written to break HTML.
+
+    Retrieval alone picks the sentences (reader off): what is under test is how any of them
+    is quoted, and the reader's model call was nine tenths of each example's time."""
     root = tmp_path_factory.mktemp("hostile")
     (root / "stories").mkdir()
     (root / "stories" / "hostile.md").write_text(HOSTILE_STORY, encoding="utf-8")
-    config = BotSettings(stories=root / "stories", index=root / "index", token=None)
+    config = BotSettings(stories=root / "stories", index=root / "index", token=None, reader="off")
     encoder = FakeEmbedder()
     build(config, encoder)
     return Engine(config, encoder)

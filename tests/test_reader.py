@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,10 +12,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.engine import Engine
-from index.embedder import Embedder
-from index.quality.evalsets import load_squad
 from index.quality.reader_fit import TOPS
-from index.quality.reader_training import TRAIN_FILES, candidate_pairs, torch_logits
+from index.quality.reader_training import TRAIN_FILES, Pair, torch_logits
 from index.reader import MODEL_FILE, SEPARATOR, Reader, pair_text, reader_text, reread
 from index.search import search
 from support import DATA
@@ -86,28 +85,32 @@ def test_reread_orders_by_the_reader_and_decides_from_its_best_hit(
         assert after.answered == expected
 
 
-def test_a_tiny_training_run_makes_a_reader_the_bot_can_load(
-    tmp_path: Path, embedder: Embedder
-) -> None:
-    sample = load_squad(DATA / "squad_sample.json")
-    pairs = candidate_pairs(sample, tmp_path / "cache", embedder, negatives=2, say=lambda _: None)
-    assert {p.label for p in pairs} == {0.0, 1.0}
-    assert all(SEPARATOR in p.text for p in pairs)
-
+def test_a_tiny_training_run_makes_a_reader_the_bot_can_load(tmp_path: Path) -> None:
+    # The sample's two articles: one to train on, one (with unanswerable questions) as dev.
+    sample = json.loads((DATA / "squad_sample.json").read_text(encoding="utf-8"))
+    zelda, super_bowl = sample["data"]
     qa = tmp_path / "qa"
     qa.mkdir()
-    shutil.copy(DATA / "squad_sample.json", qa / TRAIN_FILES[0])
+    (qa / TRAIN_FILES[0]).write_text(json.dumps({**sample, "data": [super_bowl]}), "utf-8")
+    dev = tmp_path / "dev.json"
+    dev.write_text(json.dumps({**sample, "data": [zelda]}), encoding="utf-8")
     out = tmp_path / "reader"
-    args = ["train", "--qa-train", str(qa), "--dev", str(DATA / "squad_sample.json")]
+    args = ["train", "--qa-train", str(qa), "--dev", str(dev)]
     args += ["--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
     args += ["--output", str(out), "--max-steps", "2", "--batch-size", "4"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "4/4" in result.output and "dev: P@1" in result.output
 
+    # The pairs it trained on (kept in the work folder for a rerun): gold and wrong sentences.
+    [kept] = (tmp_path / "work").glob("pairs-*.jsonl")
+    pairs = [Pair(**json.loads(line)) for line in kept.read_text(encoding="utf-8").splitlines()]
+    assert {p.label for p in pairs} == {0.0, 1.0}
+    assert all(SEPARATOR in p.text for p in pairs)
     reader = Reader(out)
     assert reader.params["top"] in TOPS
     assert reader.params["trained"]["config"]["max_steps"] == 2
+    assert reader.params["trained"]["pairs"] == len(pairs)
     texts = [p.text for p in pairs[:3]]
     int8 = reader.logits(pairs[0].question, texts)
     exact = torch_logits(tmp_path / "work" / "torch", pairs[0].question, texts)

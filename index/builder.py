@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from index.manifest import MANIFEST, manifest_or_none, read_manifest, sha256_fil
 from index.passages import Passage, make_passages, passage_text
 from index.previous import previous_spans, split_all
 from index.search import default_params
-from index.soft_match import Tokens, sentence_tokens
+from index.soft_match import SentenceTokens, Tokens, encode_with_tokens
 from index.splitter import Sentence, text_key
 from index.store import (
     FORMAT_VERSION,
@@ -83,7 +84,8 @@ def _lock_path(index_dir: Path) -> Path:
 
 
 def sentence_input(sentence: Sentence, article: Article) -> str:
-    """What the embedder sees for a sentence: the sentence itself.
+    """What the embedder sees for a sentence: the sentence itself (whose word pieces are also
+    what soft matching compares a question's with: one forward pass gives both).
 
     (Adding the title and the previous sentence was measured and lost on SQuAD dev; see
     docs/evaluation.md.) Changing this or `passage_input` needs a FORMAT_VERSION bump.
@@ -175,14 +177,15 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def _previous_vectors(
     index_dir: Path, model: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Tokens]]:
-    """Text hash → vector (and sentence → token vectors) from the serving index, for reuse."""
+    """Text hash → vector (and sentence text hash → its word-piece vectors) from the serving
+    index, for reuse."""
     try:
         old = load_store(index_dir, expect_model=model)
     except (IndexNotBuilt, IndexMismatch, IndexCorrupt):
         return {}, {}
     cache: dict[str, np.ndarray] = {}
-    tokens = {text_key(s.text): old.tokens.get(i) for i, s in enumerate(old.sentences)}
     s_texts = [sentence_input(s, old.articles[s.article]) for s in old.sentences]
+    tokens = {text_key(text): old.tokens.get(i) for i, text in enumerate(s_texts)}
     p_texts = [passage_input(p, old.sentences, old.articles[p.article]) for p in old.passages]
     for kind, index, texts in (
         ("s", old.sentence_index, s_texts),
@@ -211,11 +214,15 @@ def _tell(message: str) -> None:
 
 
 def _encode(
-    texts: list[str], encoder: Encoder, noun: str, progress: bool, say: Callable[[str], None]
-) -> np.ndarray:
-    """`encoder.encode(texts)`, labelled "Embedding N sentences": under a progress bar when
+    texts: list[str],
+    encode: Callable[[list[str]], Any],
+    label: str,
+    noun: str,
+    progress: bool,
+    say: Callable[[str], None],
+) -> list[Any]:
+    """`encode(chunk)` for each chunk of `texts`, labelled `label`: under a progress bar when
     `progress` and stderr is a terminal, else as one stage line."""
-    label = f"Embedding {counted(len(texts), noun)}"
     bar = tqdm(
         total=len(texts),
         desc=label,
@@ -229,34 +236,68 @@ def _encode(
         parts = []
         for start in range(0, len(texts), PROGRESS_CHUNK):
             chunk = texts[start : start + PROGRESS_CHUNK]
-            parts.append(encoder.encode(chunk))
+            parts.append(encode(chunk))
             bar.update(len(chunk))
-    return np.concatenate(parts)
+    return parts
 
 
-def _embed_cached(
-    kind: str,
+def _embed_passages(
     texts: list[str],
     encoder: Encoder,
     cache: dict[str, np.ndarray],
     progress: bool,
     say: Callable[[str], None],
 ) -> tuple[np.ndarray, int]:
-    """Embed texts, taking vectors from the cache where the exact text was embedded before."""
+    """Passage vectors, taken from the cache where the exact text was embedded before."""
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    missing = [i for i, t in enumerate(texts) if _text_key(kind, t) not in cache]
+    missing = [i for i, t in enumerate(texts) if _text_key("p", t) not in cache]
     for i, text in enumerate(texts):
-        hit = cache.get(_text_key(kind, text))
+        hit = cache.get(_text_key("p", text))
         if hit is not None:
             vectors[i] = hit
     if not missing:
         return vectors, 0
     # Each distinct text is embedded once: boilerplate lines repeat across an archive.
     distinct = list(dict.fromkeys(texts[i] for i in missing))
-    noun = {"s": "sentence", "p": "passage"}[kind]
-    fresh = dict(zip(distinct, _encode(distinct, encoder, noun, progress, say), strict=True))
+    label = f"Embedding {counted(len(distinct), 'passage')}"
+    parts = _encode(distinct, encoder.encode, label, "passage", progress, say)
+    fresh = dict(zip(distinct, np.concatenate(parts), strict=True))
     vectors[missing] = np.array([fresh[texts[i]] for i in missing], dtype=np.float32)
     return vectors, len(distinct)
+
+
+def _embed_sentences(
+    texts: list[str],
+    encoder: Encoder,
+    cache: dict[str, np.ndarray],
+    token_cache: dict[str, Tokens],
+    progress: bool,
+    say: Callable[[str], None],
+) -> tuple[np.ndarray, SentenceTokens, int]:
+    """Sentence vectors and their word-piece vectors (for soft matching), taken from the caches
+    where the exact text was embedded before; returns both and how many texts were embedded.
+
+    One forward pass gives a sentence both, its vector being the mean of its word pieces'
+    (`sentence_input` is the sentence's text): two passes took a third of a build's time.
+    """
+    new = [
+        t
+        for t in dict.fromkeys(texts)
+        if _text_key("s", t) not in cache or text_key(t) not in token_cache
+    ]
+    if new:
+        label = f"Embedding {counted(len(new), 'sentence')} and their word pieces"
+        parts = _encode(new, partial(encode_with_tokens, encoder), label, "sentence", progress, say)
+        fresh = np.concatenate([vectors for vectors, _ in parts])
+        pieces = [one for _, tokens in parts for one in tokens]
+        for text, vector, piece in zip(new, fresh, pieces, strict=True):
+            cache[_text_key("s", text)] = vector
+            token_cache[text_key(text)] = piece
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    for i, text in enumerate(texts):
+        vectors[i] = cache[_text_key("s", text)]
+    tokens = SentenceTokens.from_list([token_cache[text_key(t)] for t in texts], encoder.dim)
+    return vectors, tokens, len(new)
 
 
 def build_index(
@@ -291,10 +332,10 @@ def build_index(
         cache, token_cache = _previous_vectors(index_dir, encoder.name)
         s_texts = [sentence_input(s, by_id[s.article]) for s in sentences]
         p_texts = [passage_input(p, sentences, by_id[p.article]) for p in passages]
-        s_vectors, s_new = _embed_cached("s", s_texts, encoder, cache, progress, say)
-        p_vectors, p_new = _embed_cached("p", p_texts, encoder, cache, progress, say)
-        say(f"Word-piece vectors of {counted(len(sentences), 'sentence')}, reused where unchanged")
-        tokens, _ = sentence_tokens([s.text for s in sentences], encoder, token_cache)
+        s_vectors, tokens, s_new = _embed_sentences(
+            s_texts, encoder, cache, token_cache, progress, say
+        )
+        p_vectors, p_new = _embed_passages(p_texts, encoder, cache, progress, say)
 
         builds = _builds_dir(index_dir)
         builds.mkdir(parents=True, exist_ok=True)

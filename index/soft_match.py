@@ -21,7 +21,6 @@ import numpy as np
 
 from index.embedder import Encoder
 from index.lexical import STOP_WORDS
-from index.splitter import text_key
 
 
 @dataclass(frozen=True)
@@ -196,16 +195,3 @@ def vectors_path(path: Path) -> Path:
     """`tokens.npz` → `tokens.vectors.npy`."""
     path = Path(path)
     return path.with_name(f"{path.stem}.vectors.npy")
-
-
-def sentence_tokens(
-    texts: Sequence[str], encoder: Encoder, cache: dict[str, Tokens]
-) -> tuple[SentenceTokens, int]:
-    """Token vectors for every text, reusing cached ones; returns them and how many were new."""
-    missing = [i for i, t in enumerate(texts) if text_key(t) not in cache]
-    fresh: dict[int, Tokens] = {}
-    if missing:
-        _, tokens = encode_with_tokens(encoder, [texts[i] for i in missing])
-        fresh = dict(zip(missing, tokens, strict=True))
-    rows = [fresh[i] if i in fresh else cache[text_key(t)] for i, t in enumerate(texts)]
-    return SentenceTokens.from_list(rows, encoder.dim), len(missing)

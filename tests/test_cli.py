@@ -149,9 +149,8 @@ def test_index_tells_each_stage_then_sums_up_in_one_line(stories_dir: Path, tmp_
     assert first.exit_code == 0, first.output
     stages = [
         "1 article: 16 sentences, 14 passages",
-        "Embedding 16 sentences",
+        "Embedding 16 sentences and their word pieces",
         "Embedding 14 passages",
-        "Word-piece vectors of 16 sentences, reused where unchanged",
         "Saving build ",
         "Indexed 1 article, 16 sentences, 14 passages in ",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,41 @@ def test_loaded_vectors_equal_freshly_encoded_ones(
     saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
     fresh = embedder.encode([s.text for s in store.sentences])
     assert np.allclose(saved, fresh, atol=1e-5)
+
+
+class Counting:
+    """The real embedder, counting the texts each kind of forward pass is given."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder, self.name, self.dim = embedder, embedder.name, embedder.dim
+        self.tokenizer = embedder.tokenizer
+        self.encoded: list[str] = []
+        self.with_tokens: list[str] = []
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        self.encoded += texts
+        return self.embedder.encode(texts)
+
+    def encode_tokens(
+        self, texts: Sequence[str], keep: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        self.with_tokens += texts
+        return self.embedder.encode_tokens(texts, keep)
+
+
+def test_one_forward_pass_gives_a_sentence_its_vector_and_its_word_pieces(
+    seed_settings: BotSettings, embedder: Embedder, tmp_path: Path
+) -> None:
+    counting = Counting(embedder)
+    build_index(load_articles(seed_settings.stories)[0], tmp_path / "index", counting)
+    store = load_store(tmp_path / "index")
+    texts = [s.text for s in store.sentences]
+    assert sorted(counting.with_tokens) == sorted(set(texts)), "each sentence once"
+    assert not set(counting.encoded) & set(texts), "and not again on its own"
+    assert len(counting.encoded) == len(store.passages)
+    saved = store.sentence_index.reconstruct_n(0, store.sentence_index.ntotal)
+    assert np.allclose(saved, embedder.encode(texts), atol=1e-5)
+    assert all(len(store.tokens.get(i).ids) for i in range(len(texts)))
 
 
 def test_manifest_records_format_model_hashes_and_checksums(

@@ -39,19 +39,18 @@ from website import Site, serving
 # fixtures are made once however the suite is spread. The longest modules (by a profile of the
 # suite, slowest first) are handed out first: one begun last would leave the other workers idle.
 LONG_FIRST = (
-    "test_follow_e2e.py",
     "test_workers.py",
     "test_delivery.py",
+    "test_follow_e2e.py",
     "test_builder.py",
-    "test_reader.py",
-    "test_messages.py",
     "test_shared.py",
-    "test_onnx_encoder.py",
     "test_app.py",
     "test_cli_stories.py",
-    "test_store_crash.py",
+    "test_reader.py",
+    "test_onnx_encoder.py",
     "test_cli.py",
     "test_search_quality.py",
+    "test_store_crash.py",
 )
 
 

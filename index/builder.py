@@ -241,6 +241,14 @@ def _encode(
     return parts
 
 
+def _from_cache(kind: str, texts: list[str], cache: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    """The cached vector of each text, one row per text."""
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, text in enumerate(texts):
+        vectors[i] = cache[_text_key(kind, text)]
+    return vectors
+
+
 def _embed_passages(
     texts: list[str],
     encoder: Encoder,
@@ -248,22 +256,16 @@ def _embed_passages(
     progress: bool,
     say: Callable[[str], None],
 ) -> tuple[np.ndarray, int]:
-    """Passage vectors, taken from the cache where the exact text was embedded before."""
-    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    missing = [i for i, t in enumerate(texts) if _text_key("p", t) not in cache]
-    for i, text in enumerate(texts):
-        hit = cache.get(_text_key("p", text))
-        if hit is not None:
-            vectors[i] = hit
-    if not missing:
-        return vectors, 0
+    """Passage vectors, taken from the cache where the exact text was embedded before;
+    returns them and how many texts were embedded."""
     # Each distinct text is embedded once: boilerplate lines repeat across an archive.
-    distinct = list(dict.fromkeys(texts[i] for i in missing))
-    label = f"Embedding {counted(len(distinct), 'passage')}"
-    parts = _encode(distinct, encoder.encode, label, "passage", progress, say)
-    fresh = dict(zip(distinct, np.concatenate(parts), strict=True))
-    vectors[missing] = np.array([fresh[texts[i]] for i in missing], dtype=np.float32)
-    return vectors, len(distinct)
+    new = [t for t in dict.fromkeys(texts) if _text_key("p", t) not in cache]
+    if new:
+        label = f"Embedding {counted(len(new), 'passage')}"
+        parts = _encode(new, encoder.encode, label, "passage", progress, say)
+        for text, vector in zip(new, np.concatenate(parts), strict=True):
+            cache[_text_key("p", text)] = vector
+    return _from_cache("p", texts, cache, encoder.dim), len(new)
 
 
 def _embed_sentences(
@@ -293,11 +295,8 @@ def _embed_sentences(
         for text, vector, piece in zip(new, fresh, pieces, strict=True):
             cache[_text_key("s", text)] = vector
             token_cache[text_key(text)] = piece
-    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    for i, text in enumerate(texts):
-        vectors[i] = cache[_text_key("s", text)]
     tokens = SentenceTokens.from_list([token_cache[text_key(t)] for t in texts], encoder.dim)
-    return vectors, tokens, len(new)
+    return _from_cache("s", texts, cache, encoder.dim), tokens, len(new)
 
 
 def build_index(

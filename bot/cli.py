@@ -549,13 +549,27 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
         sys.exit(130)
 
 
+class EvalSetName(click.ParamType):
+    """A set's name (dev, test, seed, newsqa) or the path of a questions file."""
+
+    name = "SET"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from bot.evaluate import SET_NAMES
+
+        if value in SET_NAMES or Path(value).is_file():
+            return str(value)
+        self.fail(f"{value!r} is neither one of {', '.join(SET_NAMES)} nor a questions file")
+
+
 @cli.command("eval")
 @click.option(
     "--set",
     "names",
     multiple=True,
-    type=click.Choice(["dev", "test", "seed"]),
-    help="Sets to run (repeatable) [default: dev, test and seed].",
+    type=EvalSetName(),
+    help="Sets to run (repeatable): dev, test, seed, newsqa, or a questions file in newsqa's "
+    "shape (storybot asked --export writes one) [default: dev, test, seed and newsqa].",
 )
 @click.option(
     "--squad",
@@ -577,12 +591,26 @@ def run(stories: Path | None, index_dir: Path | None) -> None:
     default=Path("stories"),
     show_default=True,
 )
+@click.option(
+    "--newsqa",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("../shared/newsqa/questions.json"),
+    show_default=True,
+    help="The real-news questions file (its stories in stories/ beside it).",
+)
 @eval_cache_option
 @click.option(
     "--plot",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Also draw confidence against accuracy per set to this PNG (needs matplotlib).",
+)
+@click.option(
+    "--risk-plot",
+    "risk_png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also draw risk against coverage per set to this PNG (needs matplotlib).",
 )
 @click.option(
     "--params",
@@ -596,19 +624,32 @@ def eval_command(
     squad: Path,
     seed: Path,
     stories: Path,
+    newsqa: Path,
     cache: Path,
     plot: Path | None,
+    risk_png: Path | None,
     params_file: Path | None,
 ) -> None:
-    """Score answer quality on labelled question sets and print a Markdown table.
+    """Score answer quality on labelled question sets and print Markdown tables: ranking, the
+    replies readers got (answer, hedge, decline) and risk against coverage.
 
     Questions go through the bot's own answer path, question encoder and reader
-    (STORYBOT_READER=off measures retrieval alone).
+    (STORYBOT_READER=off measures retrieval alone). A questions file (newsqa's shape) is asked
+    per story, as --story does, and as one newsroom.
 
-    Example: storybot eval --set test --set seed
+    Example: storybot eval --set newsqa --set seed
     """
     from bot.engine import load_reader, query_encoder
-    from bot.evaluate import evaluate, load_sets, reliability_plot, summarize, table
+    from bot.evaluate import (
+        evaluate,
+        load_runs,
+        reliability_plot,
+        reply_table,
+        risk_plot,
+        risk_table,
+        summarize,
+        table,
+    )
     from bot.settings import BotSettings
     from index.embedder import Embedder
     from index.search import default_params
@@ -616,23 +657,35 @@ def eval_command(
     settings = BotSettings()
     params = json.loads(params_file.read_text()) if params_file else default_params()
     try:
-        sets = load_sets(list(names or ("dev", "test", "seed")), squad, seed, stories)
+        runs = load_runs(
+            list(names or ("dev", "test", "seed", "newsqa")), squad, seed, stories, newsqa
+        )
         builder = Embedder(settings.model_path())
+        reader = load_reader(settings)
         outcomes = evaluate(
-            sets,
+            runs,
             cache,
             builder,
             params,
             settings.passage_sentences,
             query_encoder(settings),
-            load_reader(settings),
+            reader,
         )
     except StorybotError as exc:
         raise _failure(exc) from exc
-    click.echo(table([summarize(name, found) for name, found in outcomes.items()]))
+    reports = [summarize(name, found) for name, found in outcomes.items()]
+    marked = float(reader.params["threshold"]) if reader is not None else None
+    click.echo(table(reports))
+    click.echo()
+    click.echo(reply_table(reports))
+    click.echo()
+    click.echo(risk_table(outcomes, marked))
     if plot is not None:
         reliability_plot(outcomes, plot)
         click.echo(f"Wrote {plot}")
+    if risk_png is not None:
+        risk_plot(outcomes, risk_png, marked)
+        click.echo(f"Wrote {risk_png}")
 
 
 @cli.command()

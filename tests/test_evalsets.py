@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import BadEvalSet
-from index.quality.evalsets import EvalQuestion, is_gold, load_seed, load_squad
+from index.quality.evalsets import EvalQuestion, covers_gold, is_gold, load_seed, load_squad
 from index.splitter import split_article
 from support import DATA, SEED_STORIES
 
@@ -97,3 +97,21 @@ def test_unreadable_squad_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"no": "data"}')
     with pytest.raises(BadEvalSet, match="SQuAD"):
         load_squad(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "right"),
+    [
+        (10, 30, True),  # the gold sentence itself
+        (0, 40, True),  # a longer quote containing it
+        (10, 20, True),  # inside it, half its length
+        (12, 20, False),  # inside it, under half
+        (25, 45, False),  # overlapping, neither inside nor containing
+    ],
+)
+def test_a_quote_is_right_when_it_is_contains_or_mostly_is_a_gold_sentence(
+    start: int, end: int, right: bool
+) -> None:
+    question = EvalQuestion("q", (), "answerable", "a.txt", (("a.txt", 10, 30),))
+    assert covers_gold(question, "a.txt", start, end) is right
+    assert not covers_gold(question, "b.txt", 10, 30)

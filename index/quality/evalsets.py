@@ -5,8 +5,14 @@ article (its paragraphs joined by blank lines); an answerable question's gold se
 ones containing an annotator's `answer_start`. A seed file (`tests/data/seed_questions.json`)
 names a story in a stories folder and gives each question's gold sentences verbatim.
 
-Gold is kept as `(article id, character offset)` anchors, so any sentence splitter can be scored:
-a sentence is gold when it belongs to the article and its span covers an anchor.
+A questions file (`../shared/newsqa/questions.json`'s shape, and what `storybot asked --export`
+writes) names several stories and gives each question's kind and gold sentences verbatim.
+
+SQuAD's gold is kept as `(article id, character offset)` anchors, so any sentence splitter can
+be scored: a sentence is gold when it belongs to the article and its span covers an anchor.
+Gold given as whole sentences (the seed and questions files) is kept as spans, and a quote is
+right when it is a gold sentence, contains one, or lies inside one and is at least half its
+length (newsqa's rule: splitters differ inside quotations).
 """
 
 from __future__ import annotations
@@ -42,11 +48,12 @@ class EvalQuestion:
     gold: tuple[tuple[str, int], ...]
     kind: str  # "answerable", "unanswerable", "off-topic" or "not-in-story"
     story: str = ""  # the article id the question is asked about
+    spans: tuple[tuple[str, int, int], ...] = ()  # whole gold sentences, when given as text
 
     @property
     def answerable(self) -> bool:
         """True when the story holds the answer."""
-        return bool(self.gold)
+        return bool(self.gold or self.spans)
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,29 @@ class EvalSet:
 
 
 def covers_gold(question: EvalQuestion, article: str, start: int, end: int) -> bool:
-    """Whether the span `start:end` of `article` covers one of the question's gold anchors."""
-    return any(a == article and start <= offset < end for a, offset in question.gold)
+    """Whether the span `start:end` of `article` quotes the answer: it covers one of the
+    question's gold anchors, or contains a gold sentence, or lies inside one and is at least
+    half its length."""
+    if any(a == article and start <= offset < end for a, offset in question.gold):
+        return True
+    return any(
+        a == article
+        and ((start <= s and e <= end) or (s <= start and end <= e and 2 * (end - start) >= e - s))
+        for a, s, e in question.spans
+    )
+
+
+def gold_spans(
+    article: Article, sentences: list[str], where: Path
+) -> tuple[tuple[str, int, int], ...]:
+    """Each gold sentence's span in the article's body (it must be there verbatim)."""
+    spans = []
+    for text in sentences:
+        found = article.body.find(text)
+        if found < 0:
+            raise BadEvalSet(f"{where}: gold sentence not in {article.id}: {text[:60]!r}")
+        spans.append((article.id, found, found + len(text)))
+    return tuple(spans)
 
 
 def is_gold(sentence: Sentence, question: EvalQuestion) -> bool:
@@ -136,17 +164,48 @@ def load_seed(path: Path, stories: Path) -> EvalSet:
         raise BadEvalSet(f"{path}: its story {story_path} cannot be read: {exc}") from exc
     questions: list[EvalQuestion] = []
     for item in data.get("answerable", []):  # type: ignore[attr-defined]
-        anchors = []
-        for text in item["gold"]:
-            found = article.body.find(text)
-            if found < 0:
-                raise BadEvalSet(f"{path}: gold sentence not in {story}: {text[:60]!r}")
-            anchors.append((article.id, found))
-        questions.append(EvalQuestion(item["question"], tuple(anchors), "answerable", story))
+        spans = gold_spans(article, item["gold"], path)
+        questions.append(EvalQuestion(item["question"], (), "answerable", story, spans))
     for item in data.get("unanswerable", []):  # type: ignore[attr-defined]
         kind = str(item.get("kind", "unanswerable"))
         questions.append(EvalQuestion(item["question"], (), kind, story))
     return EvalSet(Path(path).stem, (article,), tuple(questions))
+
+
+KINDS = {"answerable": "answerable", "not_in_story": "not-in-story", "off_topic": "off-topic"}
+
+
+def load_questions(path: Path) -> EvalSet:
+    """A questions file: `{"stories": [{"file", ...}], "questions": [{"story", "q", "kind",
+    "gold"}]}` (`../shared/newsqa/questions.json`). The stories are read from the folder named
+    by `stories_dir` (absolute, or relative to the file), else `stories/` beside the file.
+    Questions of another kind (say, `unlabelled`, still to be judged) are left out."""
+    path = Path(path)
+    data = _read_json(path)
+    folder = path.parent / str(data.get("stories_dir") or "stories")
+    entries, items = data.get("stories"), data.get("questions")
+    if not isinstance(entries, list) or not isinstance(items, list):
+        raise BadEvalSet(f"{path}: expected `stories` and `questions` lists")
+    articles: dict[str, Article] = {}
+    for entry in entries:
+        name = str(entry["file"])
+        try:
+            articles[name] = parse_article(name, (folder / name).read_bytes())
+        except OSError as exc:
+            raise BadEvalSet(f"{path}: its story {folder / name} cannot be read: {exc}") from exc
+    questions = []
+    for item in items:
+        kind = KINDS.get(str(item.get("kind")))
+        if kind is None:
+            continue
+        article = articles.get(str(item.get("story")))
+        if article is None:
+            raise BadEvalSet(f"{path}: question {item.get('q')!r} names no listed story")
+        spans = gold_spans(article, list(item.get("gold") or []), path)
+        if (kind == "answerable") != bool(spans):
+            raise BadEvalSet(f"{path}: {item.get('q')!r} is {kind} but has {len(spans)} gold")
+        questions.append(EvalQuestion(str(item["q"]), (), kind, article.id, spans))
+    return EvalSet(path.parent.name, tuple(articles.values()), tuple(questions))
 
 
 def _fingerprint(encoder: Encoder, passage_sentences: int, params: dict[str, Any]) -> str:

@@ -79,7 +79,10 @@ def to(chat_id: int, start: str = "") -> Callable[[JSON], bool]:
 
 def replying_to(message: JSON) -> Callable[[JSON], bool]:
     """sendMessage params that reply to `message`."""
-    return lambda p: (p.get("reply_parameters") or {}).get("message_id") == message["message_id"]
+    return lambda p: (
+        p["chat_id"] == message["chat"]["id"]
+        and ((p.get("reply_parameters") or {}).get("message_id") == message["message_id"])
+    )
 
 
 def stories_of(engine: Engine) -> dict[str, str]:
@@ -192,6 +195,10 @@ async def test_an_opted_in_group_gets_answers_to_the_comments_its_post_answers_o
         forward = server.forward_of(ferry)
 
         before = server.comment("Will the pay talks continue?", ferry)
+        server.private_text("/comments", user_id=READER)
+        await server.await_for(predicate=to(READER, "/comments is for a channel's discussion"))
+        server.group_text("/comments", user_id=READER)
+        await server.await_for(predicate=to(DEFAULT_GROUP_ID, "I answer comments on the channel"))
         server.comment("/comments on", ferry, user_id=READER)  # not an admin
         await server.await_for(predicate=to(DEFAULT_GROUP_ID, "Only this group's admins"))
         server.group_text("/comments on", user_id=ADMIN)

@@ -49,8 +49,13 @@ FAST = {"follow_seconds": 0.05, "post_build_seconds": 1.0}
 
 
 @pytest.fixture
-def newsroom(tmp_path: Path, embedder: Embedder) -> tuple[BotSettings, Engine]:
-    """The seed story indexed in tmp_path; the bot reads CHANNEL (by its @username)."""
+def newsroom(
+    tmp_path: Path, embedder: Embedder, server: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> tuple[BotSettings, Engine]:
+    """The seed story indexed in tmp_path; the bot reads CHANNEL (by its @username), whose
+    discussion group is the fake's default group; the bot's log lines are kept."""
+    caplog.set_level(logging.INFO)
+    server.link_discussion(CHANNEL, DEFAULT_GROUP_ID, username="newsroom_test")
     shutil.copytree(SEED_STORIES, tmp_path / "stories")
     settings = BotSettings(
         stories=tmp_path / "stories",
@@ -94,9 +99,7 @@ async def test_posts_become_stories_an_edit_reaches_followers_and_comments_get_q
     newsroom: tuple[BotSettings, Engine],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO)
     settings, engine = newsroom
-    server.link_discussion(CHANNEL, DEFAULT_GROUP_ID, username="newsroom_test")
     server.set_member(FOLLOWING, ADMIN, "administrator")
     files = [post_file(CHANNEL, n) for n in (1, 2, 3)]
     async with running_bot(server, settings, engine, FAST):
@@ -182,9 +185,7 @@ async def test_an_opted_in_group_gets_answers_to_the_comments_its_post_answers_o
     newsroom: tuple[BotSettings, Engine],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO)
     settings, engine = newsroom
-    server.link_discussion(CHANNEL, DEFAULT_GROUP_ID, username="newsroom_test")
     server.link_discussion(OTHER_CHANNEL, -1003333333333)
     server.set_member(DEFAULT_GROUP_ID, ADMIN, "creator")
     async with running_bot(server, settings, engine, FAST):

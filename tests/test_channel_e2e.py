@@ -188,10 +188,15 @@ async def test_an_opted_in_group_gets_answers_to_the_comments_its_post_answers_o
     settings, engine = newsroom
     server.link_discussion(OTHER_CHANNEL, -1003333333333)
     server.set_member(DEFAULT_GROUP_ID, ADMIN, "creator")
-    async with running_bot(server, settings, engine, FAST):
+    slow = {**FAST, "post_build_seconds": 3.0}  # time to ask before the post is indexed
+    async with running_bot(server, settings, engine, slow):
         ferry = server.channel_post(FERRY, chat_id=CHANNEL)
         server.channel_post(chat_id=CHANNEL, photo=True)  # no text: nothing to store
         server.channel_post("Not ours\nA post of a channel storybot does not read.", OTHER_CHANNEL)
+        await until(lambda: (settings.stories / post_file(CHANNEL, 1)).exists(), "post stored")
+        early = server.comment(f"@{BOT_USERNAME} will the pay talks continue?", ferry)
+        [reading] = await server.await_for(predicate=replying_to(early["message"]))
+        assert post_file(CHANNEL, 1) not in stories_of(engine)
         await until(lambda: post_file(CHANNEL, 1) in stories_of(engine), "the post indexed")
         forward = server.forward_of(ferry)
 
@@ -224,6 +229,7 @@ async def test_an_opted_in_group_gets_answers_to_the_comments_its_post_answers_o
         await asyncio.sleep(1.0)  # time to answer, if it would
         server.wait_idle()
 
+    assert reading["text"] == "I'm still reading this post; ask me again in a moment."
     texts = {p["text"] for p in server.sent()}
     quoted = [p for p in server.sent() if "quote" in (p.get("reply_parameters") or {})]
     pay = "The union said talks on pay will continue in June."

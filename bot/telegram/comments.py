@@ -190,8 +190,9 @@ async def on_comment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     replied = message.reply_to_message
     if not question and replied is not None and not replied.is_automatic_forward:
         question = replied.text or ""  # `/ask` sent as a reply asks the replied-to comment
-    if story is None:  # stored, not indexed yet
-        await send_html(message, render("comments", kind="reading"))
+    if story is None:  # stored, not indexed yet: say so when asked, else wait for the next
+        if asked:
+            await send_html(message, render("comments", kind="reading"))
         return
     await answer_comment(message, context, thread, story, question, asked)
 

@@ -19,13 +19,14 @@ Every term is percent-encoded as UTF-8; besides what a URL fragment cannot hold,
 own delimiters `-`, `&` and `,` are encoded (%2D, %26, %2C). Whitespace in terms is collapsed to
 one space (%20). Only the article body is checked for earlier matches: text elsewhere on the page
 (a headline, a teaser) may still match first, and browsers without text fragment support simply
-open the page at the top.
+open the page at the top. A t.me link (a channel post's, `index.posts`) opens the post in
+Telegram, where a fragment means nothing: it is left as it is.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 SHORT_SENTENCE_WORDS = 8
 """A sentence of at most this many words is quoted whole (`text=<sentence>`)."""
@@ -40,6 +41,7 @@ CONTEXT_WORDS = 3
 # everything else, including the delimiters `-`, `&` and `,`, is percent-encoded.
 _EXPLICIT_CHARS = "!$'()*+./:;=?@_~"
 _DIRECTIVE_DELIMITER = ":~:"
+TELEGRAM_HOSTS = frozenset({"t.me", "telegram.me"})
 
 
 def percent_encode_fragment_term(term: str) -> str:
@@ -89,13 +91,13 @@ def text_fragment_url(url: str, body: str, start: int, end: int) -> str:
     """`url` with a `#:~:text=` directive that highlights `body[start:end]` on the source page.
 
     An existing fragment is kept (`#section:~:text=...`); an existing fragment directive (after
-    `:~:`) is replaced. A span with no words returns `url` unchanged. Raises ValueError for
-    offsets outside `body`.
+    `:~:`) is replaced. A span with no words, or a t.me link, returns `url` unchanged. Raises
+    ValueError for offsets outside `body`.
     """
     if not 0 <= start <= end <= len(body):
         raise ValueError(f"span {start}:{end} is outside a body of length {len(body)}")
     words = body[start:end].split()
-    if not words:
+    if not words or urlsplit(url).hostname in TELEGRAM_HOSTS:
         return url
     before_words = body[:start].split()
     after_words = body[end:].split()

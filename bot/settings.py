@@ -130,6 +130,12 @@ class BotSettings(IndexSettings):
         description="Seconds between two updates posted to a chat that used /follow; what "
         "changes in between goes out merged into the next.",
     )
+    channels: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated channels whose posts become stories in "
+        "`stories/telegram/` (ids like -1001234567890, or @usernames); the bot must be an admin "
+        "of each. Empty reads none.",
+    )
     allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated chat ids the bot serves (a user's id for a private chat); "
@@ -151,6 +157,28 @@ class BotSettings(IndexSettings):
                 int(part) for part in value.replace(";", ",").split(",") if part.strip()
             )
         return value
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_list(cls, value: Any) -> Any:
+        """`"-1001234567890, @Newsroom"` → {"-1001234567890", "@newsroom"} (usernames are
+        case-insensitive); anything else is refused by name."""
+        parts = value.replace(";", ",").split(",") if isinstance(value, str) else value
+        channels = set()
+        for part in parts:
+            name = str(part).strip()
+            if re.fullmatch(r"-?[0-9]+", name):
+                channels.add(str(int(name)))
+            elif re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{3,31}", name):
+                channels.add("@" + name.removeprefix("@").lower())
+            elif name:
+                raise ValueError(f"{name!r} is not a channel id (like -1001234567890) or @username")
+        return frozenset(channels)
+
+    def reads_channel(self, chat_id: int, username: str | None) -> bool:
+        """Whether STORYBOT_CHANNELS names this channel, by id or by @username."""
+        named = username is not None and f"@{username.lower()}" in self.channels
+        return named or str(chat_id) in self.channels
 
     def bot_token(self) -> str:
         """The token, or BadToken (which never quotes it) unless it has a bot token's shape."""

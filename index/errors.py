@@ -53,3 +53,8 @@ class BadEvalSet(StorybotError):
 class BadSettings(StorybotError):
     """The settings contradict each other (for example several workers without a shared
     webhook secret); the message says which to set."""
+
+
+class NotOurs(StorybotError):
+    """A story file storybot would write (a channel post's) is in the way: storybot did not
+    write it, or someone edited it since; it is left as it is."""

@@ -16,6 +16,16 @@ user's status (``member`` unless ``set_member`` says otherwise); a chat can bloc
 (403 Forbidden), vanish (400 chat not found) or be upgraded to a supergroup (400 with
 ``migrate_to_chat_id``). Only 127.0.0.1 is contacted.
 
+Channels: ``channel_post`` and ``edit_channel_post`` send ``channel_post`` and
+``edited_channel_post`` updates (text, or a photo with a caption, with formatting entities); a
+channel given a discussion group by ``link_discussion`` has each post forwarded there
+automatically (``is_automatic_forward``, ``forward_origin``, edited along with the post), and
+``comment`` writes in a post's thread (``message_thread_id``, as replies in it get too).
+``reply_parameters.quote`` is checked as Telegram checks it: the exact text of the replied-to
+message at ``quote_position`` (UTF-16 code units), with the same bold, italic, underline,
+strikethrough, spoiler and custom-emoji formatting, at most 1024 characters; else 400
+``quote not found`` (``QUOTE_TEXT_INVALID`` when too long).
+
 Several workers: ``balance(urls)`` makes the webhook delivery a per-request balancer in front of
 them, each update POSTed to the next URL in turn on a new connection (one that refuses the
 connection is passed over for the next, as a balancer does; ``served`` says who took each
@@ -56,6 +66,13 @@ FAULTS = frozenset({"500", "502", "429", "400", "timeout", "reset"})
 DEFAULT_USER_ID = 1001
 DEFAULT_GROUP_ID = -1001234567890
 DEFAULT_CHANNEL_ID = -1009876543210
+# Telegram's service account: the sender of a channel post's automatic forward to its group.
+SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+# Formatting a reply's quote must carry as the quoted part of the message has it (Bot API).
+QUOTED_FORMATTING = frozenset(
+    "bold italic underline strikethrough spoiler custom_emoji date_time".split()
+)
+QUOTE_LIMIT = 1024
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a specified content and reply markup of the message"
@@ -193,6 +210,8 @@ class FakeBotAPI:
         self._members: dict[tuple[int, int], str] = {}
         self._blocked: dict[int, str] = {}
         self._migrated: dict[int, int] = {}
+        self._discussion: dict[int, int] = {}  # channel id → its linked discussion group
+        self._forwards: dict[tuple[int, int], int] = {}  # (channel, post) → forward in the group
         self._faults: dict[str, list[tuple[str, int, float]]] = {}
         self._targets: list[str] = []
         self._turn = 0
@@ -401,6 +420,13 @@ class FakeBotAPI:
                 msg["reply_to_message"] = {
                     k: v for k, v in target.items() if k != "reply_to_message"
                 }
+                # A reply to a post's automatic forward, or to a message in its thread, is in
+                # the post's thread (its comments).
+                thread = target.get("message_thread_id") or (
+                    target["message_id"] if target.get("is_automatic_forward") else None
+                )
+                if thread and "message_thread_id" not in msg:
+                    msg["message_thread_id"] = thread
             self._messages[(chat["id"], message_id)] = msg
         return msg
 
@@ -445,9 +471,152 @@ class FakeBotAPI:
         self.push_update(update)
         return update
 
-    def channel_post(self, text: str, chat_id: int = DEFAULT_CHANNEL_ID) -> JSON:
-        chat = {"id": chat_id, "type": "channel", "title": "Test Channel"}
-        update = {"channel_post": self._message(chat, None, text)}
+    # ------------------------------------------------------------------ channels
+    def link_discussion(
+        self,
+        channel_id: int = DEFAULT_CHANNEL_ID,
+        group_id: int = DEFAULT_GROUP_ID,
+        username: str | None = None,
+        title: str = "Test Channel",
+    ) -> JSON:
+        """Make the channel (with its @username, if given) and link its discussion group: its
+        posts are forwarded there automatically from now on. Returns the channel's chat."""
+        chat: JSON = {"id": channel_id, "type": "channel", "title": title}
+        if username:
+            chat["username"] = username
+        with self._cond:
+            self._chats[channel_id] = chat
+            self._discussion[channel_id] = group_id
+        return chat
+
+    def _channel(self, chat_id: int) -> JSON:
+        with self._cond:
+            return self._chats.get(chat_id) or {
+                "id": chat_id,
+                "type": "channel",
+                "title": "Test Channel",
+            }
+
+    @staticmethod
+    def _content(
+        text: str | None, caption: str | None, entities: list[JSON] | None, photo: bool
+    ) -> JSON:
+        """A message's content fields: text and entities, or a photo with its caption."""
+        if text is not None:
+            return {"text": text, **({"entities": entities} if entities else {})}
+        content: JSON = {}
+        if photo or caption is not None:
+            content["photo"] = [
+                {
+                    "file_id": "AgACAgIAAxkBAAE",
+                    "file_unique_id": "AQADfake",
+                    "width": 90,
+                    "height": 60,
+                    "file_size": 1024,
+                }
+            ]
+        if caption is not None:
+            content["caption"] = caption
+            if entities:
+                content["caption_entities"] = entities
+        return content
+
+    def channel_post(
+        self,
+        text: str | None = None,
+        chat_id: int = DEFAULT_CHANNEL_ID,
+        caption: str | None = None,
+        entities: list[JSON] | None = None,
+        photo: bool = False,
+    ) -> JSON:
+        """A post in the channel: a text (with `entities`, else the commands and mentions
+        Telegram finds), or a photo with or without a `caption`. With a linked discussion group
+        its automatic forward follows (``forward_of``)."""
+        chat = self._channel(chat_id)
+        content = {} if text is not None else self._content(None, caption, entities, photo)
+        msg = self._message(chat, None, text, entities=entities if text else [], **content)
+        update = {"channel_post": msg}
+        self.push_update(update)
+        group_id = self._discussion.get(chat_id)
+        if group_id is not None:
+            forward = self._message(
+                self._group(group_id),
+                SERVICE_USER,
+                text,
+                entities=msg.get("entities", []),
+                sender_chat=chat,
+                is_automatic_forward=True,
+                forward_origin={
+                    "type": "channel",
+                    "chat": chat,
+                    "message_id": msg["message_id"],
+                    "date": msg["date"],
+                },
+                **content,
+            )
+            with self._cond:
+                self._forwards[(chat_id, msg["message_id"])] = forward["message_id"]
+            self.push_update({"message": forward})
+        return update
+
+    def forward_of(self, post: JSON) -> JSON:
+        """The automatic forward of a channel post (an update or a message) in its group."""
+        message = post.get("channel_post") or post
+        channel = message["chat"]["id"]
+        with self._cond:
+            forward_id = self._forwards[(channel, message["message_id"])]
+            return self._messages[(self._discussion[channel], forward_id)]
+
+    def edit_channel_post(
+        self,
+        post: JSON,
+        text: str | None = None,
+        caption: str | None = None,
+        entities: list[JSON] | None = None,
+        notify: bool = True,
+    ) -> JSON:
+        """Edit a channel post (an update or a message), and its automatic forward with it, as
+        Telegram does; `notify=False` changes both without sending the updates (a bot that was
+        down, or lost them, never hears of the edit)."""
+        message = post.get("channel_post") or post
+        key = (message["chat"]["id"], message["message_id"])
+        with self._cond:
+            current = self._messages[key]
+        content = self._content(text, caption, entities, "photo" in current)
+        stale = ("text", "entities", "caption", "caption_entities")
+        edited = {k: v for k, v in current.items() if k not in stale}
+        edited.update(content, edit_date=int(time.time()))
+        updates = [{"edited_channel_post": edited}]
+        with self._cond:
+            self._messages[key] = edited
+            forward_id = self._forwards.get(key)
+            if forward_id is not None:
+                group_key = (self._discussion[key[0]], forward_id)
+                forward = {k: v for k, v in self._messages[group_key].items() if k not in stale}
+                forward.update(content, edit_date=edited["edit_date"])
+                self._messages[group_key] = forward
+                updates.append({"edited_message": forward})
+        if notify:
+            for update in updates:
+                self.push_update(update)
+        return updates[0]
+
+    def comment(
+        self,
+        text: str,
+        post: JSON,
+        reply_to: JSON | None = None,
+        user_id: int = DEFAULT_USER_ID,
+        first_name: str = "Alice",
+        entities: list[JSON] | None = None,
+    ) -> JSON:
+        """A comment on a channel post, in its discussion group: a reply to the post's automatic
+        forward, or to `reply_to` (a message in the post's thread)."""
+        forward = self.forward_of(post)
+        user = self.user(user_id, first_name)
+        target = reply_to or forward
+        msg = self._message(forward["chat"], user, text, target, entities=entities)
+        update = {"message": msg}
         self.push_update(update)
         return update
 
@@ -799,7 +968,55 @@ class FakeBotAPI:
             if "inline_keyboard" in (p.get("reply_markup") or {})
             else {}
         )
+        if reply_id and reply.get("quote") is not None:
+            extra["quote"] = self._quote(chat["id"], int(reply_id), reply)
         return self._message(chat, self._bot_user(), text, reply_id, **extra)
+
+    def _quote(self, chat_id: int, reply_id: int, reply: JSON) -> JSON:
+        """The TextQuote of a reply's `quote`, checked as Telegram checks it (see the module)."""
+        quote = str(reply["quote"])
+        if reply.get("quote_parse_mode"):
+            raise ApiError(400, "Bad Request: quote_parse_mode is not supported by this fake")
+        with self._cond:
+            target = self._messages[(chat_id, reply_id)]
+        caption = "text" not in target
+        original = str(target.get("caption" if caption else "text") or "")
+        formatting = target.get("caption_entities" if caption else "entities") or []
+        length = utf16_len(quote)
+        if not quote.strip() or length > QUOTE_LIMIT:
+            raise ApiError(400, "Bad Request: QUOTE_TEXT_INVALID")
+        units, wanted = original.encode("utf-16-le"), quote.encode("utf-16-le")
+        position = reply.get("quote_position")
+        if position is None:  # anywhere: the first place it is
+            found = next(
+                (i // 2 for i in range(0, len(units), 2) if units.startswith(wanted, i)), None
+            )
+        else:
+            at = int(position)
+            found = at if at >= 0 and units.startswith(wanted, 2 * at) else None
+        if found is None:
+            raise ApiError(400, "Bad Request: quote not found")
+
+        def within(entities: list[JSON], shift: int) -> list[tuple[int, int, str]]:
+            kept = []
+            for e in entities:
+                start, stop = (
+                    max(e["offset"] + shift, 0),
+                    min(e["offset"] + shift + e["length"], length),
+                )
+                if e["type"] in QUOTED_FORMATTING and start < stop:
+                    kept.append((start, stop - start, e["type"]))
+            return sorted(kept)
+
+        given = reply.get("quote_entities") or []
+        if within(formatting, -found) != within(given, 0):
+            raise ApiError(400, "Bad Request: quote not found")
+        return {
+            "text": quote,
+            "position": found,
+            "is_manual": True,
+            **({"entities": given} if given else {}),
+        }
 
     def _api_editMessageText(self, p: JSON) -> JSON | bool:
         text = self._check_text(str(p.get("text") or ""), p.get("parse_mode"))

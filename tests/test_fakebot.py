@@ -19,6 +19,7 @@ from telegram import (
     ChatMemberAdministrator,
     InlineQueryResultArticle,
     InputTextMessageContent,
+    MessageEntity,
     Update,
 )
 from telegram.constants import ChatMemberStatus
@@ -434,3 +435,97 @@ async def test_application_echo(server: FakeBotAPI) -> None:
         await app.shutdown()
     await asyncio.to_thread(server.wait_idle, 5)
     assert server.deliveries == {update_id: 1, update_id + 1: 1}
+
+
+# --------------------------------------------------------------------------- channels and quotes
+CHANNEL = -1002000000001
+POST = "Bridge shut.\nIt reopens 🚧 in May. Tolls stay at 2 euros."
+
+
+async def test_a_channel_post_is_forwarded_to_its_group_and_comments_are_in_its_thread(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    server.link_discussion(CHANNEL, DEFAULT_GROUP_ID, username="newsroom_test")
+    post = server.channel_post(POST, chat_id=CHANNEL)
+    forward = server.forward_of(post)
+    first = server.comment("When does it reopen?", post, user_id=7)
+    server.comment("Really?", post, reply_to=first["message"], user_id=8)
+    server.channel_post(caption="Crews at work.", chat_id=CHANNEL)
+    server.channel_post(chat_id=CHANNEL, photo=True)
+    edited = server.edit_channel_post(post, "Bridge shut.\nIt reopens in June.")
+    updates = list(server.updates.values())
+    parsed = [Update.de_json(u, bot) for u in updates]
+    kinds = [next(k for k in u if k != "update_id") for u in updates]
+    assert kinds == [
+        "channel_post",
+        "message",  # the automatic forward
+        "message",
+        "message",
+        "channel_post",
+        "message",
+        "channel_post",
+        "message",
+        "edited_channel_post",
+        "edited_message",  # the forward follows the edit
+    ]
+    channel_post, auto = parsed[0].channel_post, parsed[1].message
+    assert channel_post is not None and channel_post.chat.username == "newsroom_test"
+    assert channel_post.sender_chat is not None and channel_post.sender_chat.id == CHANNEL
+    assert auto is not None and auto.is_automatic_forward and auto.text == POST
+    assert auto.chat.id == DEFAULT_GROUP_ID and auto.from_user and auto.from_user.id == 777000
+    origin = auto.forward_origin
+    assert origin is not None and origin.type == "channel"
+    assert origin.chat.id == CHANNEL and origin.message_id == channel_post.message_id  # type: ignore[attr-defined]
+    assert auto.message_id == forward["message_id"]
+    for comment, replied in ((parsed[2].message, auto), (parsed[3].message, parsed[2].message)):
+        assert comment is not None and comment.message_thread_id == auto.message_id
+        assert comment.reply_to_message is not None and replied is not None
+        assert comment.reply_to_message.message_id == replied.message_id
+    assert parsed[2].message.reply_to_message.is_automatic_forward  # type: ignore[union-attr]
+    with_caption, without = parsed[4].channel_post, parsed[6].channel_post
+    assert with_caption is not None and with_caption.caption == "Crews at work."
+    assert with_caption.photo and with_caption.text is None
+    assert without is not None and without.photo and without.caption is None
+    assert edited["edited_channel_post"]["text"] == "Bridge shut.\nIt reopens in June."
+    assert parsed[9].edited_message is not None
+    assert parsed[9].edited_message.text == "Bridge shut.\nIt reopens in June."
+    assert server.forward_of(post)["text"] == "Bridge shut.\nIt reopens in June."
+
+
+async def test_a_quote_is_accepted_only_as_telegram_accepts_it(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    from telegram import ReplyParameters
+
+    server.link_discussion(CHANNEL, DEFAULT_GROUP_ID)
+    bold = [{"offset": 0, "length": 12, "type": "bold"}, {"offset": 36, "length": 4, "type": "url"}]
+    post = server.channel_post(POST, chat_id=CHANNEL, entities=bold)
+    forward = server.forward_of(post)["message_id"]
+
+    async def reply(quote: str, position: int | None = None, **more: Any) -> Any:
+        parameters = ReplyParameters(forward, quote=quote, quote_position=position, **more)
+        return await bot.send_message(DEFAULT_GROUP_ID, "answer", reply_parameters=parameters)
+
+    # "It reopens 🚧 in May." starts at character 13, UTF-16 unit 13; "Tolls" after the sign,
+    # at character 34 but unit 35.
+    sent = await reply("Tolls stay at 2 euros.", 35)
+    assert sent.quote is not None and sent.quote.text == "Tolls stay at 2 euros."
+    assert sent.quote.position == 35 and sent.quote.is_manual
+    assert sent.message_thread_id == forward, "a reply to the forward is in the post's thread"
+    assert (await reply("It reopens 🚧 in May.")).quote.position == 13  # type: ignore[union-attr]
+    refusals = [
+        ("Tolls stay at 2 euros.", 34),  # counted in characters, not UTF-16 units
+        ("Tolls stay at 3 euros.", 35),  # not the post's text
+        ("tolls stay at 2 euros.", 35),  # not exactly
+        ("Bridge shut.", 0),  # bold in the post, plain in the quote
+        ("shut.\nIt reopens", 7),  # half of it is bold
+    ]
+    for quote, position in refusals:
+        with pytest.raises(BadRequest, match="Quote not found"):
+            await reply(quote, position)
+    with pytest.raises(BadRequest, match=r"(?i)quote_text_invalid"):
+        await reply("x" * 1025)
+    formatted = await reply("Bridge shut.", 0, quote_entities=[MessageEntity("bold", 0, 12)])
+    assert formatted.quote is not None and formatted.quote.entities[0].type == "bold"
+    failed = [c.error for c in server.calls if c.method == "sendMessage" and not c.ok]
+    assert failed == ["Bad Request: quote not found"] * 5 + ["Bad Request: QUOTE_TEXT_INVALID"]

@@ -53,6 +53,13 @@ QUESTIONS = (
     "What did Trump threaten?",
     "Who is Keir Starmer?",
 )
+CHANNEL = -1002233445566
+FERRY = (
+    "Ferry strike ends after three days\n"
+    "Harbour ferry crews ended their strike on Tuesday after the city agreed to hire twelve "
+    "more sailors. Ferries will run on the normal timetable from Wednesday morning."
+)
+RUNS = "Ferries will run on the normal timetable from Wednesday morning."
 T = TypeVar("T")
 
 
@@ -156,6 +163,7 @@ def start_worker(api: FakeBotAPI, settings: BotSettings, label: str, env: dict[s
         "STORYBOT_ADMINS": str(ADMIN),
         "STORYBOT_CONNECT_BACKOFF": "0.1",
         "STORYBOT_WORKERS": "2",  # each keeps to half of Telegram's flood limits
+        "STORYBOT_CHANNELS": str(CHANNEL),
     }
     with log.open("wb") as out:  # a file, not a pipe: a chatty worker never blocks on it
         proc = subprocess.Popen(
@@ -362,6 +370,76 @@ def test_a_new_build_reaches_both_workers_and_whatsnew_lists_it_once(
     assert texts[0].startswith("<b>What's new since the previous update"), texts
     assert EDITED in texts[0] and "<i>Changed:</i>" in texts[0]
     assert texts[1].startswith("Nothing new since the version you last saw"), texts
+
+
+def start_builder(folder: BotSettings, prefix: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """The Procfile's `builder:` process, `storybot index --watch`, on the workers' Redis."""
+    log = folder.index.parent / f"builder-{uuid.uuid4().hex[:6]}.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "STORYBOT_STORIES": str(folder.stories),
+        "STORYBOT_INDEX": str(folder.index),
+        "STORYBOT_REDIS_URL": URL,
+        "STORYBOT_REDIS_PREFIX": prefix,
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli import main; main()", "index", "--watch"],
+            cwd=folder.index.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, log
+
+
+def test_a_channel_post_is_stored_by_one_worker_and_built_once_by_the_builder(
+    pair: Pair, folder: BotSettings
+) -> None:
+    builder, log = start_builder(folder, pair.prefix)
+    try:
+
+        def builds() -> int:
+            return log.read_text(errors="replace").count("(published to the workers)")
+
+        wait_until(lambda: "Watching" in log.read_text(errors="replace"), 180, "the builder")
+        assert builds() == 1, "its first build, at its start"
+        api, before = pair.api, pair.totals()
+        post = api.channel_post(FERRY, chat_id=CHANNEL)
+        wait_until(lambda: builds() == 2, 60, "the builder's build of the post")
+        api.redeliver(post["update_id"])  # to the other worker, as Telegram may
+        wait_until(lambda: pair.totals()["repeated"] - before["repeated"] == 1, 30, "dropped")
+        user, cited, built = 2700, set(), time.monotonic()
+        while cited != {"a", "b"}:  # a question to each worker per round, until both cite it
+            assert time.monotonic() - built < 10, f"only {cited or 'no worker'} cite the post"
+            round_ = [
+                api.private_text("When will the ferries run normally?", user_id=user + k)
+                for k in (0, 1)
+            ]
+            user += 2
+            pair.answered(round_, 30)
+            cited |= {
+                pair.served_by(u) for u in round_ if RUNS in pair.replies(u)[0].params["text"]
+            }
+        time.sleep(4.0)  # the builder's poll and 2 s of stillness: time to build again, if it would
+        assert builds() == 2, "one build for the post, by the one builder"
+    finally:
+        builder.send_signal(signal.SIGTERM)
+        builder.wait(timeout=30)
+    output = log.read_text(errors="replace")
+    assert builder.returncode == 0 and "Stopped watching." in output, output[-3000:]
+    stored = [
+        line for w in pair.workers for line in w.output().splitlines() if "stored channel" in line
+    ]
+    assert len(stored) == 1, stored
+    assert "telegram/-1002233445566/1.txt (new); the builder indexes it" in stored[0]
+    for worker in pair.workers:
+        assert "indexed the channel posts" not in worker.output(), "no worker builds"
+    text = (folder.stories / "telegram" / str(CHANNEL) / "1.txt").read_text(encoding="utf-8")
+    assert text.endswith(FERRY)
+    pair.assert_clean()
 
 
 def test_answering_goes_on_while_redis_is_down_or_hung_and_recovers(folder: BotSettings) -> None:

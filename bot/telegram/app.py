@@ -46,6 +46,8 @@ from bot.settings import MAX_CONNECT_WAIT, BotSettings
 from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
+from bot.telegram.channel import install_channel
+from bot.telegram.comments import install_comments
 from bot.telegram.delivery import RetryingLimiter, flood_share
 from bot.telegram.followers import install_followers, tell_followers
 from bot.telegram.guard import install_guard
@@ -62,6 +64,7 @@ COMMANDS = [
     BotCommand("story", "List the stories, or pick the one this chat follows"),
     BotCommand("follow", "Be told here each time the story is updated"),
     BotCommand("unfollow", "No more updates here"),
+    BotCommand("comments", "In a channel's discussion group: answer every comment (admins)"),
     BotCommand("help", "How to use this bot"),
 ]
 RELOAD_SECONDS = 5.0
@@ -256,6 +259,10 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     else:
         application.bot_data["state"] = SqliteState(settings.state)
         install_guard(application, settings.allowed_chats, settings.admins, settings.rate_limit)
+    # First: channel posts become stories, and comments on them are answered from their post;
+    # what is neither goes on to the handlers below.
+    install_channel(application, settings, engine)
+    install_comments(application)
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))

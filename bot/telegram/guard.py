@@ -4,7 +4,8 @@ Installed as a PTB `TypeHandler` in handler group -1, so it sees every update fi
 (`ApplicationHandlerStop`) the ones that must not go further:
 
 1. a repeated update id (Telegram redelivers a webhook update whose answer it did not get);
-2. a chat outside `STORYBOT_ALLOWED_CHATS`, silently, so a stranger learns nothing;
+2. a chat outside `STORYBOT_ALLOWED_CHATS`, silently, so a stranger learns nothing (a
+   channel's posts are let in by `STORYBOT_CHANNELS` instead: `bot.telegram.channel`);
 3. a user over the question budget (`STORYBOT_RATE_LIMIT` a minute): the first message over it
    gets one polite notice, the rest of that minute is dropped without a word.
 
@@ -231,7 +232,10 @@ async def check_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
         raise ApplicationHandlerStop
     chat, user = update.effective_chat, update.effective_user
     chat_id, user_id = (chat.id if chat else None), (user.id if user else None)
-    if not guard.allows(chat_id, user_id):
+    # A channel's posts are let in by STORYBOT_CHANNELS (bot.telegram.channel), not by the
+    # allowlist of the chats the bot serves.
+    from_channel = update.channel_post or update.edited_channel_post
+    if from_channel is None and not guard.allows(chat_id, user_id):
         guard.count("not_allowed")
         log.info("ignored an update from chat %s (not in STORYBOT_ALLOWED_CHATS)", chat_id)
         raise ApplicationHandlerStop

@@ -32,6 +32,15 @@ connection is passed over for the next, as a balancer does; ``served`` says who 
 update), and ``redeliver(update_id)`` sends an update again, as Telegram does when it got no
 200. A client whose base URL is ``<url>/via-<label>`` has its calls recorded with that ``via``,
 so a test can tell which worker sent what.
+
+Inline keyboards (the block "inline keyboards and button presses"): ``press(message, label)``
+pushes the ``callback_query`` update a tap on a button of a bot message sends (``callback_query``
+for any data); ``answerCallbackQuery`` answers each query once, with a notice of at most 200
+characters; ``editMessageText`` and ``editMessageReplyMarkup`` replace or remove a message's
+keyboard as Telegram does (an edit without ``reply_markup`` removes it). Rejected as Telegram
+rejects them: callback data over 64 bytes (``BUTTON_DATA_INVALID``), an edit that leaves the
+text, its formatting and the keyboard as they were ("message is not modified"), and an edit or a
+keyboard on a message the bot cannot edit (not its own).
 """
 
 from __future__ import annotations
@@ -207,6 +216,7 @@ class FakeBotAPI:
         self._messages: dict[tuple[int, int], JSON] = {}
         self._next_message_id: dict[int, int] = {}
         self._open_queries: set[str] = set()
+        self._sources: dict[tuple[int, int], tuple[str, str]] = {}  # a bot message's markup
         self._members: dict[tuple[int, int], str] = {}
         self._blocked: dict[int, str] = {}
         self._migrated: dict[int, int] = {}
@@ -963,14 +973,13 @@ class FakeBotAPI:
                 if not allow:
                     raise ApiError(400, "Bad Request: message to be replied not found")
                 reply_id = None
-        extra = (
-            {"reply_markup": p["reply_markup"]}
-            if "inline_keyboard" in (p.get("reply_markup") or {})
-            else {}
-        )
+        markup = self._check_markup(p)
+        extra: JSON = {"reply_markup": markup} if markup else {}
         if reply_id and reply.get("quote") is not None:
             extra["quote"] = self._quote(chat["id"], int(reply_id), reply)
-        return self._message(chat, self._bot_user(), text, reply_id, **extra)
+        sent = self._message(chat, self._bot_user(), text, reply_id, **extra)
+        self._remember_source(sent, p)
+        return sent
 
     def _quote(self, chat_id: int, reply_id: int, reply: JSON) -> JSON:
         """The TextQuote of a reply's `quote`, checked as Telegram checks it (see the module)."""
@@ -1020,23 +1029,17 @@ class FakeBotAPI:
 
     def _api_editMessageText(self, p: JSON) -> JSON | bool:
         text = self._check_text(str(p.get("text") or ""), p.get("parse_mode"))
+        markup = self._check_markup(p)
         if p.get("inline_message_id"):
             return True
-        chat = self._chat(p.get("chat_id"))
         with self._cond:
-            key = (chat["id"], int(p.get("message_id") or 0))
-            msg = self._messages.get(key)
-            if msg is None:
-                raise ApiError(400, "Bad Request: message to edit not found")
-            if msg.get("from", {}).get("id") != self.bot_id or "text" not in msg:
-                raise ApiError(400, "Bad Request: message can't be edited")
-            if text == msg["text"] and p.get("reply_markup") == msg.get("reply_markup"):
+            key, msg = self._editable(p)
+            source = (str(p.get("text") or ""), str(p.get("parse_mode") or "").lower())
+            same_text = text == msg["text"] and self._sources.get(key, source) == source
+            if same_text and markup == msg.get("reply_markup"):
                 raise ApiError(400, _NOT_MODIFIED)
             msg = {**msg, "text": text, "edit_date": int(time.time())}
-            if p.get("reply_markup"):
-                msg["reply_markup"] = p["reply_markup"]
-            self._messages[key] = msg
-            return msg
+            return self._replace(key, msg, markup, source)
 
     def _answer_query(self, query_id: Any) -> bool:
         with self._cond:
@@ -1055,7 +1058,109 @@ class FakeBotAPI:
         return self._answer_query(p.get("inline_query_id"))
 
     def _api_answerCallbackQuery(self, p: JSON) -> bool:
+        if len(str(p.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._answer_query(p.get("callback_query_id"))
+
+    # ------------------------------------------------------------------ inline keyboards and
+    # button presses (callback queries)
+    def press(self, message: JSON, label: str, user_id: int = DEFAULT_USER_ID) -> JSON:
+        """A tap by ``user_id`` on the button labelled ``label`` of the bot's ``message`` (a
+        sendMessage result), as the message now is: its current keyboard, after any edits."""
+        with self._cond:
+            current = self._messages[(message["chat"]["id"], message["message_id"])]
+        rows = (current.get("reply_markup") or {}).get("inline_keyboard") or []
+        data = next((b["callback_data"] for row in rows for b in row if b["text"] == label), None)
+        if data is None:
+            labels = [b["text"] for row in rows for b in row]
+            raise KeyError(f"no button {label!r} on message {message['message_id']}: {labels}")
+        return self.callback_query(current, data, user_id)
+
+    def callback_query(self, message: JSON, data: str, user_id: int = DEFAULT_USER_ID) -> JSON:
+        """The ``callback_query`` update of a press with ``data`` on ``message`` (any data: a
+        client may still show a keyboard the bot has since replaced)."""
+        with self._cond:
+            query_id = f"{user_id}{self._next_update_id:08d}"
+            self._open_queries.add(query_id)
+            current = self._messages.get((message["chat"]["id"], message["message_id"]), message)
+        update = {
+            "callback_query": {
+                "id": query_id,
+                "from": self.user(user_id),
+                "message": current,
+                "chat_instance": str(abs(message["chat"]["id"])),
+                "data": data,
+            }
+        }
+        self.push_update(update)
+        return update
+
+    def callback_answers(self) -> list[JSON]:
+        """Params of the answerCallbackQuery calls accepted, in order."""
+        return self.sent("answerCallbackQuery")
+
+    @staticmethod
+    def _check_markup(p: JSON) -> JSON | None:
+        """The inline keyboard in ``p`` (None for none), refused as Telegram refuses it."""
+        markup = p.get("reply_markup")
+        if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+            return None
+        rows = markup["inline_keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise ApiError(400, "Bad Request: can't parse inline keyboard: rows must be arrays")
+        for button in (b for row in rows for b in row):
+            if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+                raise ApiError(400, "Bad Request: can't parse inline keyboard button: text empty")
+            actions = _BUTTON_ACTIONS & set(button)
+            if not actions:
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse inline keyboard button: Text buttons are "
+                    "unallowed in the inline keyboard",
+                )
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup if any(rows) else None
+
+    def _editable(self, p: JSON) -> tuple[tuple[int, int], JSON]:
+        """The message an edit names, if the bot may edit it (call with the lock held)."""
+        chat = self._chat(p.get("chat_id"))
+        key = (chat["id"], int(p.get("message_id") or 0))
+        msg = self._messages.get(key)
+        if msg is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if msg.get("from", {}).get("id") != self.bot_id or "text" not in msg:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return key, msg
+
+    def _replace(
+        self, key: tuple[int, int], msg: JSON, markup: JSON | None, source: tuple[str, str]
+    ) -> JSON:
+        """Store an edited message: its keyboard is the one the edit sent, or none."""
+        msg.pop("reply_markup", None)
+        if markup:
+            msg["reply_markup"] = markup
+        self._messages[key] = msg
+        self._sources[key] = source
+        return msg
+
+    def _remember_source(self, msg: JSON, p: JSON) -> None:
+        """What the bot sent as a message's text, to tell an edit that changes only formatting."""
+        with self._cond:
+            key = (msg["chat"]["id"], msg["message_id"])
+            self._sources[key] = (str(p.get("text") or ""), str(p.get("parse_mode") or "").lower())
+
+    def _api_editMessageReplyMarkup(self, p: JSON) -> JSON | bool:
+        markup = self._check_markup(p)
+        if p.get("inline_message_id"):
+            return True
+        with self._cond:
+            key, msg = self._editable(p)
+            if markup == msg.get("reply_markup"):
+                raise ApiError(400, _NOT_MODIFIED)
+            source = self._sources.get(key, (msg["text"], ""))
+            return self._replace(key, {**msg, "edit_date": int(time.time())}, markup, source)
 
     def _api_getChatMember(self, p: JSON) -> JSON:
         chat = self._chat(p.get("chat_id"))
@@ -1079,6 +1184,11 @@ class FakeBotAPI:
 
 
 _METHODS = {name[5:].lower(): name[5:] for name in dir(FakeBotAPI) if name.startswith("_api_")}
+# What an inline keyboard button may do; one without any of these is a plain text button.
+_BUTTON_ACTIONS = frozenset(
+    "url callback_data web_app login_url switch_inline_query switch_inline_query_current_chat "
+    "switch_inline_query_chosen_chat copy_text callback_game pay".split()
+)
 _ADMIN_RIGHTS = (
     "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
     "can_change_info can_invite_users can_post_stories can_edit_stories can_delete_stories "

@@ -17,6 +17,8 @@ from telegram import (
     Bot,
     BotCommand,
     ChatMemberAdministrator,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
     MessageEntity,
@@ -529,3 +531,87 @@ async def test_a_quote_is_accepted_only_as_telegram_accepts_it(
     assert formatted.quote is not None and formatted.quote.entities[0].type == "bold"
     failed = [c.error for c in server.calls if c.method == "sendMessage" and not c.ok]
     assert failed == ["Bad Request: quote not found"] * 5 + ["Bad Request: QUOTE_TEXT_INVALID"]
+
+
+# --------------------------------------------------------------------------- inline keyboards
+def buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+async def test_a_press_arrives_as_a_callback_query_answered_once(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    server.private_text("hi")
+    markup = buttons([("Context", "ctx:0:1"), ("👍", "up:0:1")])
+    sent = await bot.send_message(DEFAULT_USER_ID, "<b>answer</b>", "HTML", reply_markup=markup)
+    assert sent.reply_markup == markup
+    update = server.press(server.bot_messages()[0], "👍", user_id=77)
+    query = Update.de_json(update, bot).callback_query
+    assert query is not None and query.data == "up:0:1" and query.from_user.id == 77
+    assert query.message is not None and query.message.message_id == sent.message_id
+    assert await bot.answer_callback_query(query.id, text="Counted")
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query(query.id)
+    with pytest.raises(KeyError, match="no button 'Nope'"):
+        server.press(server.bot_messages()[0], "Nope")
+    again = Update.de_json(server.press(server.bot_messages()[0], "Context"), bot).callback_query
+    assert again is not None
+    with pytest.raises(BadRequest, match=r"(?i)message_too_long"):
+        await bot.answer_callback_query(again.id, text="x" * 201)
+    assert [a.get("text") for a in server.callback_answers()] == ["Counted"]
+
+
+async def test_callback_data_over_64_bytes_is_refused(server: FakeBotAPI, bot: Bot) -> None:
+    server.private_text("hi")
+    fits = buttons([("ok", "é" * 32)])  # 64 bytes in UTF-8
+    sent = await bot.send_message(DEFAULT_USER_ID, "a", reply_markup=fits)
+    too_long = buttons([("no", "é" * 32 + "x")])
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(DEFAULT_USER_ID, "b", reply_markup=too_long)
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.edit_message_text("c", DEFAULT_USER_ID, sent.message_id, reply_markup=too_long)
+    plain = InlineKeyboardMarkup([[InlineKeyboardButton("text only", url=None)]])
+    with pytest.raises(BadRequest, match=r"(?i)text buttons are unallowed"):
+        await bot.send_message(DEFAULT_USER_ID, "d", reply_markup=plain)
+    assert [p["text"] for p in server.sent()] == ["a"]
+
+
+async def test_edits_replace_or_remove_the_keyboard_and_refuse_what_changes_nothing(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    incoming = server.group_text("hello")["message"]
+    first, second = buttons([("A", "a")]), buttons([("B", "b")])
+    msg = await bot.send_message(DEFAULT_GROUP_ID, "<i>x</i>", "HTML", reply_markup=first)
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_text(
+            "<i>x</i>", DEFAULT_GROUP_ID, msg.message_id, parse_mode="HTML", reply_markup=first
+        )
+    # The same text in another formatting, or another keyboard, is a change.
+    bold = await bot.edit_message_text(
+        "<b>x</b>", DEFAULT_GROUP_ID, msg.message_id, parse_mode="HTML", reply_markup=first
+    )
+    assert not isinstance(bold, bool) and bold.reply_markup == first
+    swapped = await bot.edit_message_reply_markup(
+        DEFAULT_GROUP_ID, msg.message_id, reply_markup=second
+    )
+    assert not isinstance(swapped, bool) and swapped.reply_markup == second and swapped.text == "x"
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_reply_markup(DEFAULT_GROUP_ID, msg.message_id, reply_markup=second)
+    # An edit of the text without a keyboard takes the keyboard away, as Telegram does.
+    bare = await bot.edit_message_text(
+        "<b>x</b>", DEFAULT_GROUP_ID, msg.message_id, parse_mode="HTML"
+    )
+    assert not isinstance(bare, bool) and bare.reply_markup is None
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_reply_markup(DEFAULT_GROUP_ID, msg.message_id)
+    # A keyboard on a message the bot cannot edit (a member's) is refused.
+    with pytest.raises(BadRequest, match=r"(?i)message can't be edited"):
+        await bot.edit_message_reply_markup(
+            DEFAULT_GROUP_ID, incoming["message_id"], reply_markup=first
+        )
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
+        await bot.edit_message_reply_markup(DEFAULT_GROUP_ID, 999, reply_markup=first)
+    pressed = server.callback_query(server.bot_messages()[0], "stale")["callback_query"]
+    assert pressed["message"]["text"] == "x" and "reply_markup" not in pressed["message"]

@@ -136,6 +136,19 @@ class BotSettings(IndexSettings):
         "`stories/telegram/` (ids like -1001234567890, or @usernames); the bot must be an admin "
         "of each. Empty reads none.",
     )
+    button_expiry: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds the buttons under an answer (Context, Another sentence, 👍/👎) keep "
+        "working; a press after that gets a notice to ask again.",
+    )
+    question_retention: int = Field(
+        default=30,
+        ge=0,
+        description="Days the questions readers asked, their outcome and their 👍/👎 are kept "
+        "(for /asked and `storybot asked`), without user ids; 0 keeps nothing and shows no "
+        "👍/👎.",
+    )
     allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated chat ids the bot serves (a user's id for a private chat); "

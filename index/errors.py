@@ -58,3 +58,7 @@ class BadSettings(StorybotError):
 class NotOurs(StorybotError):
     """A story file storybot would write (a channel post's) is in the way: storybot did not
     write it, or someone edited it since; it is left as it is."""
+
+
+class ExportRefused(StorybotError):
+    """An export's file exists and is not an earlier export, so it is left untouched."""

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -161,9 +161,10 @@ class _Keys:
 class RedisState:
     """bot/state.py's ChatState in Redis, plus the atomic `swap` that `/whatsnew` needs.
 
-    Values whose key starts with one of `expiring` (follow-up records) expire `ttl` seconds after
-    they were written; the rest (a chat's story, what it follows and was told) are kept, as in
-    SQLite: a follow of a story that goes quiet for a month must not lapse.
+    Values whose key starts with one of `expiring` (follow-up records, an answer's buttons)
+    expire `ttl` seconds after they were written, or as many as a mapping gives that prefix; the
+    rest (a chat's story, what it follows and was told) are kept, as in SQLite: a follow of a
+    story that goes quiet for a month must not lapse.
     """
 
     def __init__(
@@ -171,14 +172,16 @@ class RedisState:
         client: redis.Redis,
         ttl: int = CHAT_TTL_SECONDS,
         prefix: str = PREFIX,
-        expiring: tuple[str, ...] = (),
+        expiring: tuple[str, ...] | Mapping[str, int] = (),
     ) -> None:
         self.client, self.ttl, self._key = client, ttl, _Keys(prefix)
-        self.expiring = expiring
+        self.expiring = (
+            dict(expiring) if isinstance(expiring, Mapping) else dict.fromkeys(expiring, ttl)
+        )
         self._run = _FailOpen("chat state", client)
 
     def _ttl(self, key: str) -> int | None:
-        return self.ttl if key.startswith(self.expiring) else None
+        return next((t for p, t in self.expiring.items() if key.startswith(p)), None)
 
     def get(self, chat_id: int, key: str) -> str | None:
         """The stored value, or None (also when Redis is away)."""
@@ -521,7 +524,11 @@ class Shared:
 
     @classmethod
     def connect(
-        cls, url: str, rate_limit: int, prefix: str = PREFIX, expiring: tuple[str, ...] = ()
+        cls,
+        url: str,
+        rate_limit: int,
+        prefix: str = PREFIX,
+        expiring: tuple[str, ...] | Mapping[str, int] = (),
     ) -> Shared:
         """Clients for `url`; an unreachable Redis is not fatal (each part fails open).
         `expiring`: the key prefixes of per-chat values that expire (RedisState)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import signal
@@ -40,12 +41,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.actions import BUTTON_PREFIXES
 from bot.engine import Engine, open_engine
 from bot.followup import RECORD_PREFIX
 from bot.settings import MAX_CONNECT_WAIT, BotSettings
-from bot.shared import HEARTBEAT_SECONDS, BuildFollower, Shared
+from bot.shared import CHAT_TTL_SECONDS, HEARTBEAT_SECONDS, BuildFollower, Shared
 from bot.state import SqliteState
 from bot.telegram import admin, handlers
+from bot.telegram.buttons import install_buttons
 from bot.telegram.channel import install_channel
 from bot.telegram.comments import install_comments
 from bot.telegram.delivery import RetryingLimiter, flood_share
@@ -127,6 +130,9 @@ async def post_shutdown(application: Application) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     application.bot_data["state"].close()
+    asked = application.bot_data.get("asked")
+    if asked is not None:
+        asked.close()
     shared: Shared | None = application.bot_data.get("shared")
     if shared is not None:
         shared.close()
@@ -244,7 +250,10 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
             settings.redis_url.get_secret_value(),
             settings.rate_limit,
             settings.redis_prefix,
-            expiring=(RECORD_PREFIX,),
+            expiring={
+                RECORD_PREFIX: CHAT_TTL_SECONDS,
+                **dict.fromkeys(BUTTON_PREFIXES, math.ceil(settings.button_expiry)),
+            },
         )
         application.bot_data["shared"] = shared
         application.bot_data["state"] = shared.state
@@ -269,6 +278,13 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     application.add_handler(CommandHandler("summary", handlers.summary))
     application.add_handler(CommandHandler("whatsnew", handlers.whatsnew))
     install_followers(application, engine, application.bot_data["state"], settings.follow_interval)
+    install_buttons(
+        application,
+        engine,
+        application.bot_data["state"],
+        settings,
+        application.bot_data.get("shared"),
+    )
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(CommandHandler("status", admin.status))
     application.add_handler(

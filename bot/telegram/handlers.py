@@ -19,14 +19,16 @@ import logging
 import re
 from collections.abc import Callable
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
+from bot.actions import Actions, View
 from bot.conversation import Command, Conversation, Reply, parse
 from bot.engine import Engine
 from bot.followup import Earlier, recall, remember
 from bot.state import ChatState
+from bot.telegram.buttons import keyboard
 from bot.telegram.guard import addressed, replies_to_bot
 from bot.telegram.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
 from bot.telegram.telegram_text import split_message
@@ -59,16 +61,21 @@ def conversation_of(context: ContextTypes.DEFAULT_TYPE) -> Conversation:
     return conversation
 
 
-async def send_html(message: Message, html: str) -> list[Message]:
-    """Reply to `message` with HTML, split into Telegram-sized parts, threaded to the question."""
+async def send_html(
+    message: Message, html: str, markup: InlineKeyboardMarkup | None = None
+) -> list[Message]:
+    """Reply to `message` with HTML, split into Telegram-sized parts, threaded to the question;
+    `markup` (an answer's buttons) goes under a reply that fits one message."""
+    parts = split_message(html)
     sent = []
-    for part in split_message(html):
+    for part in parts:
         sent.append(
             await message.reply_text(
                 part,
                 parse_mode=ParseMode.HTML,
                 do_quote=True,
                 disable_web_page_preview=True,
+                reply_markup=markup if len(parts) == 1 else None,
             )
         )
     return sent
@@ -110,19 +117,30 @@ async def converse(message: Message, context: ContextTypes.DEFAULT_TYPE, command
     what each part of the reply answered is remembered for the replies to it.
     """
     conversation = conversation_of(context)
+    earlier, cooldown = earlier_of(message, context), summary_cooldown(message, context)
+    actions: Actions | None = context.bot_data.get("actions")
+
+    def respond() -> tuple[Reply, View | None]:
+        reply = conversation.respond(
+            message.chat_id, command, earlier, context.bot.username, cooldown
+        )
+        if actions is None or reply.answer is None or reply.earlier is None:
+            return reply, None
+        # Logged, and what its buttons need kept, before it is sent: a press may come at once.
+        user = message.from_user.id if message.sender_chat is None and message.from_user else None
+        following = conversation.following(message.chat_id)
+        question = reply.earlier.question
+        view = actions.answered(
+            message.chat_id, message.message_id, question, reply.answer, user, following
+        )
+        return reply, view
+
     # On a worker thread: the encoder and the reader are model calls that release the GIL
     # (tens of ms), so other chats go on meanwhile.
-    reply = await asyncio.to_thread(
-        conversation.respond,
-        message.chat_id,
-        command,
-        earlier_of(message, context),
-        context.bot.username,
-        summary_cooldown(message, context),
-    )
+    reply, view = await asyncio.to_thread(respond)
     if not reply.html:
         return
-    sent = await send_html(message, reply.html)
+    sent = await send_html(message, reply.html, keyboard(view) if view else None)
     if reply.earlier is not None:
         for part in sent:
             remember(state_of(context), part.chat_id, part.message_id, reply.earlier)

@@ -504,6 +504,96 @@ def whatsnew(
     )
 
 
+@cli.command("asked")
+@folder_options
+@click.option(
+    "--story",
+    "story_refs",
+    multiple=True,
+    metavar="ID",
+    help="Report on this story only (repeatable); `storybot stories` lists the ids.",
+)
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only what was asked since: 90m, 12h, 1d, 2w or a date (2026-05-01) [default: all kept].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the questions readers marked 👍/👎 to FILE as an evaluation set instead.",
+)
+def asked_command(
+    stories: Path | None,
+    index_dir: Path | None,
+    story_refs: tuple[str, ...],
+    since: str | None,
+    as_json: bool,
+    export_file: Path | None,
+) -> None:
+    """What readers asked: per story, the questions it does not answer (near-duplicates
+    grouped, with counts) and the quotes readers marked 👎; /asked in the bot says the same.
+
+    Read from the state database (STORYBOT_STATE), or from Redis with STORYBOT_REDIS_URL, which
+    keep STORYBOT_QUESTION_RETENTION days of it. --export FILE writes the questions readers
+    marked in ../shared/newsqa/questions.json's shape, for `storybot eval --set FILE`: a 👍
+    sentence makes its question answerable with that gold; one with only 👎 is "unlabelled",
+    its rejected sentences kept for labelling. FILE may only be an earlier export.
+
+    Example: storybot asked --story 2025-04-23-london-talks --since 1d
+    """
+    import time
+
+    from bot.asked import open_asked
+    from bot.asked_report import exported, parse_since, render_report, report, write_export
+    from bot.templates import to_plain
+
+    settings = make_settings(stories, index_dir)
+    start = 0.0
+    if since is not None:
+        try:
+            start = parse_since(since, time.time())
+        except ValueError:
+            raise click.BadParameter(
+                f"{since!r} is no duration (90m, 12h, 1d, 2w) or date (2026-05-01)",
+                param_hint="--since",
+            ) from None
+    engine = _engine(settings)
+    chosen = _chosen(engine, story_refs)
+    log = open_asked(settings)
+    try:
+        if export_file is not None:
+            data = exported(log, engine.catalog, settings.stories, chosen, start)
+            write_export(export_file, data)
+            kinds = [q["kind"] for q in data["questions"]]
+            click.echo(
+                f"Wrote {len(kinds)} marked questions to {export_file}: "
+                f"{kinds.count('answerable')} answerable, {kinds.count('unlabelled')} to label."
+            )
+            return
+        found = report(log, engine.encoder, engine.catalog, chosen, start)
+    except StorybotError as exc:
+        raise _failure(exc) from exc
+    finally:
+        log.close()
+    if as_json:
+        when = _iso(start) if start else None
+        data = {"since": when, "retention_days": log.days, "stories": [s.to_json() for s in found]}
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(to_plain(render_report(found, log.days, start or None)))
+
+
+def _iso(moment: float) -> str:
+    """A Unix time as ISO 8601 in UTC, to the second."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC).isoformat(timespec="seconds")
+
+
 @cli.command()
 @folder_options
 def chat(stories: Path | None, index_dir: Path | None) -> None:

@@ -30,6 +30,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 
+from bot.asked import RedisAsked
 from bot.cli import cli
 from bot.engine import build
 from bot.followup import recall
@@ -319,6 +320,42 @@ def test_a_reply_to_one_workers_answer_is_a_follow_up_on_the_other(pair: Pair) -
     alone = api.group_text(f"@{BOT_USERNAME} who is he?", chat_id=group, user_id=2302)
     pair.answered([alone], 60)
     assert WITKOFF not in pair.replies(alone)[0].params["text"], "no reply, no earlier question"
+
+
+def test_a_press_on_one_workers_answer_is_handled_by_the_other(pair: Pair) -> None:
+    api, user = pair.api, 2350
+    question = api.private_text("Who is Steve Witkoff?", user_id=user)
+    pair.answered([question], 60)
+    (answer,) = pair.replies(question)
+
+    def pressed(label: str) -> tuple[JSON, Call]:
+        update = api.press(answer.result, label, user_id=user)
+        query = update["callback_query"]["id"]
+        answered = wait_until(
+            lambda: [
+                c
+                for c in list(api.calls)
+                if c.method == "answerCallbackQuery" and c.params["callback_query_id"] == query
+            ],
+            60,
+            f"the press of {label} answered",
+        )
+        return update, answered[0]
+
+    context, notice = pressed("Context")
+    assert pair.served_by(context) != answer.via, "the press went to the other worker"
+    assert notice.via == pair.served_by(context) and notice.params.get("text") is None
+    (edit,) = wait_until(lambda: api.sent("editMessageText"), 30, "the answer edited")
+    assert f"<b>{WITKOFF}" in edit["text"] and edit["message_id"] == answer.result["message_id"]
+    votes = [pressed(label) for label in ("👎", "👎 ✓")]
+    assert {pair.served_by(update) for update, _ in votes} == {"a", "b"}
+    assert [call.params.get("text") for _, call in votes] == [
+        "Thanks! Counted: this sentence did not answer the question.",
+        "Already counted. Thanks!",
+    ], "pressed on both workers, counted once"
+    marks = RedisAsked(pair.client, 30, pair.prefix).marks()
+    assert [(m.vote, m.question) for m in marks] == [("bad", "Who is Steve Witkoff?")]
+    pair.assert_clean()
 
 
 def test_status_sums_the_workers_and_lists_each(pair: Pair) -> None:

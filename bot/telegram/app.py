@@ -287,6 +287,7 @@ def build_application(settings: BotSettings, engine: Engine) -> Application:
     )
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(CommandHandler("status", admin.status))
+    application.add_handler(CommandHandler("asked", admin.asked))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text)
     )

@@ -1,0 +1,189 @@
+"""What readers asked, reported and exported (bot/asked_report.py, `storybot asked`): unanswered
+questions grouped by the real model's embeddings, the 👎 quotes, and the marked questions as an
+evaluation set in ../shared/newsqa/questions.json's shape."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.asked import Ask, Mark, SqliteAsked
+from bot.asked_report import (
+    EXPORTED_BY,
+    exported,
+    parse_since,
+    render_report,
+    report,
+    write_export,
+)
+from bot.cli import cli
+from bot.engine import Engine
+from bot.settings import BotSettings
+from bot.templates import to_plain
+from index.errors import ExportRefused
+from telegram_html import validate_telegram_html
+
+STORY, FILE = "2025-04-23-london-talks", "2025-04-23-london-talks.txt"
+VENUE = (
+    "A spokesperson for U.K. Prime Minister Keir Starmer said that Foreign Secretary David Lammy "
+    'held a "productive call" with Rubio the day prior'
+)
+DOWNGRADED = "The meeting was to be held at a ministerial level, but was downgraded"
+TIE = "Why was the meeting downgraded?"
+# (question, outcome, asker): what a morning of readers might ask the seed story.
+ASKED = [
+    ("What's the weather in London today?", "related", "r1"),
+    ("what is the weather like in london", "declined", "r2"),
+    ("What's the weather in London today?", "related", "r2"),
+    ("Is it raining in London?", "related", "r3"),
+    ("How do I bake sourdough bread?", "declined", "r1"),
+    ("sourdough bread recipe?", "declined", "r4"),
+    ("Who won the football match last night?", "declined", "r5"),
+    ("Where were the talks held?", "answer", "r6"),
+    ("Where were the talks held?", "answer", "r7"),
+]
+
+
+def filled(log: SqliteAsked, now: float) -> SqliteAsked:
+    for n, (question, outcome, asker) in enumerate(ASKED):
+        log.add(Ask(f"a{n}", question, outcome, STORY, FILE, asker, now - 600 + n))
+    # Both askers of "Where were the talks held?" marked the quote wrong, one of them the second
+    # sentence right; someone else liked the downgrade sentence for "Why was it downgraded?".
+    for n, candidate, vote, sentence in [
+        (7, 0, "bad", VENUE),
+        (8, 0, "bad", VENUE),
+        (8, 1, "good", DOWNGRADED),
+    ]:
+        question = ASKED[n][0]
+        log.mark(Mark(f"a{n}", candidate, vote, question, sentence, 11, STORY, FILE, now - 60))
+    # One reader changed their mind (one vote); two readers disagree (a tie).
+    log.mark(Mark("a9", 0, "bad", "Why?", "Rubio's move.", 4, STORY, FILE, now - 50))
+    log.mark(Mark("a9", 0, "good", "Why?", "Rubio's move.", 4, STORY, FILE, now - 40))
+    for n, vote in ((10, "bad"), (11, "good")):
+        log.mark(Mark(f"a{n}", 0, vote, TIE, DOWNGRADED, 3, STORY, FILE, now - 30))
+    return log
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> SqliteAsked:
+    return filled(SqliteAsked(tmp_path / "state.db", 30), time.time())
+
+
+def test_unanswered_questions_are_grouped_by_meaning_and_counted(
+    log: SqliteAsked, seed_engine: Engine
+) -> None:
+    (found,) = report(log, seed_engine.encoder, seed_engine.catalog)
+    assert (found.story, found.title, found.asked, found.askers) == (STORY, "London talks", 9, 7)
+    assert found.outcomes == {"answer": 2, "related": 3, "declined": 4}
+    assert found.votes == {"good": 3, "bad": 3}
+    groups = [(g.question, g.asked, g.askers, g.wordings) for g in found.unanswered]
+    assert groups == [
+        (
+            "What's the weather in London today?",
+            3,
+            2,
+            ["what is the weather like in london"],
+        ),
+        ("How do I bake sourdough bread?", 2, 2, ["sourdough bread recipe?"]),
+        ("Is it raining in London?", 1, 1, []),  # about the weather, but not the same question
+        ("Who won the football match last night?", 1, 1, []),
+    ]
+    rejected = [(r.question, r.sentence, r.marks) for r in found.rejected]
+    assert rejected == [("Where were the talks held?", VENUE, 2), (TIE, DOWNGRADED, 1)]
+
+
+def test_the_report_reads_as_a_message_and_as_text(log: SqliteAsked, seed_engine: Engine) -> None:
+    html = render_report(report(log, seed_engine.encoder, seed_engine.catalog), 30)
+    assert validate_telegram_html(html) is None
+    text = to_plain(html)
+    assert text.startswith("What readers asked about “London talks” (in the last 30 days)")
+    assert "9 questions from 7 readers: 2 answered, 3 touched on, 4 not in the story." in text
+    assert (
+        "1. “What's the weather in London today?” — 3 times, 2 readers; also as “what is the "
+        "weather like in london”" in text
+    )
+    assert f"• “Where were the talks held?” → “{VENUE}” (¶11) — 2 times" in text
+    empty = report(SqliteAsked(":memory:"), seed_engine.encoder, seed_engine.catalog)
+    assert to_plain(render_report(empty, 7)) == "Nothing asked in the last 7 days."
+    assert "is 0" in render_report([], 0)
+
+
+def test_the_export_is_an_evaluation_set_of_the_marked_questions(
+    log: SqliteAsked, seed_engine: Engine, tmp_path: Path
+) -> None:
+    data = exported(log, seed_engine.catalog, Path("stories"))
+    assert data["exported_by"] == EXPORTED_BY
+    assert data["stories_dir"] == str(Path("stories").resolve())
+    assert data["stories"] == [{"file": FILE, "title": "London talks"}]
+    assert data["questions"] == [
+        {
+            "story": FILE,
+            "q": "Where were the talks held?",
+            "kind": "answerable",
+            "gold": [DOWNGRADED],
+            "rejected": [VENUE],
+        },
+        {"story": FILE, "q": "Why?", "kind": "answerable", "gold": ["Rubio's move."]},
+        {"story": FILE, "q": TIE, "kind": "unlabelled", "gold": []},
+    ]
+    assert exported(log, seed_engine.catalog, Path("x"), since=time.time())["questions"] == []
+
+
+def test_an_export_replaces_only_an_earlier_export(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "asked.json"
+    write_export(path, {"exported_by": EXPORTED_BY, "questions": [1]})
+    write_export(path, {"exported_by": EXPORTED_BY, "questions": [2]})
+    assert json.loads(path.read_text())["questions"] == [2]
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    with pytest.raises(ExportRefused, match="not an earlier export"):
+        write_export(notes, {"exported_by": EXPORTED_BY})
+    assert notes.read_text() == '{"mine": true}'
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["asked.json", "notes.json", "out"]
+
+
+def test_since_reads_durations_and_dates() -> None:
+    assert parse_since("90m", 10_000.0) == 10_000.0 - 5400
+    assert parse_since("1d", 100_000.0) == 100_000.0 - 86400
+    assert parse_since("2w", 2e6) == 2e6 - 14 * 86400
+    assert parse_since("2026-05-01", 0) == 1777593600.0
+    with pytest.raises(ValueError):
+        parse_since("yesterday", 0)
+
+
+def test_storybot_asked_prints_json_and_exports(
+    seed_settings: BotSettings, seed_engine: Engine, seed_args: list[str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    filled(SqliteAsked(state, 30), time.time()).close()
+    runner = CliRunner(env={"STORYBOT_STATE": str(state), "STORYBOT_REDIS_URL": None})
+    result = runner.invoke(cli, ["asked", *seed_args, "--json", "--since", "1d"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["retention_days"] == 30 and data["since"].endswith("+00:00")
+    (story,) = data["stories"]
+    assert story["story"] == STORY and story["asked"] == 9
+    assert story["unanswered"][0] == {
+        "question": "What's the weather in London today?",
+        "asked": 3,
+        "askers": 2,
+        "wordings": ["what is the weather like in london"],
+    }
+    text = runner.invoke(cli, ["asked", *seed_args, "--story", "1"])
+    assert text.exit_code == 0 and "3 times, 2 readers" in text.stdout
+    out = tmp_path / "eval.json"
+    exported_run = runner.invoke(cli, ["asked", *seed_args, "--export", str(out)])
+    assert exported_run.exit_code == 0, exported_run.output
+    assert "Wrote 3 marked questions" in exported_run.stdout and "2 answerable, 1 to label" in (
+        exported_run.stdout
+    )
+    assert json.loads(out.read_text())["stories_dir"] == str(seed_settings.stories.resolve())
+    bad = runner.invoke(cli, ["asked", *seed_args, "--since", "yesterday"])
+    assert bad.exit_code == 2 and "no duration" in bad.output
+    refused = runner.invoke(cli, ["asked", *seed_args, "--export", str(state)])
+    assert refused.exit_code == 1 and "not an earlier export" in refused.output
+    assert "Traceback" not in refused.output

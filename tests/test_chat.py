@@ -65,3 +65,41 @@ def test_terminal_chat_picks_a_story_and_is_answered_from_it(newsroom_args: list
     assert "Summary of “Parliament passes the 2026 budget”" in summary
     assert "not in the story" in declined and WITKOFF not in declined
     assert WITKOFF in answered
+
+
+def test_terminal_chat_acts_on_its_last_answer_as_the_buttons_do(seed_args: list[str]) -> None:
+    lines = [
+        "/context",
+        "How do I bake sourdough bread?",
+        "/another",
+        "Who is Steve Witkoff?",
+        "/context",
+        "/context",
+        "/another",
+        "/another",
+        "/another",
+        "/good",
+        "/good",
+        "/bad",
+    ]
+    result = run_cli(["chat", *seed_args], stdin="\n".join(lines) + "\n")
+    assert result.exit_code == 0
+    blocks = [block.split("\n", 1) for block in result.output.split("> ")[1:]]
+    got = [(line, reply.strip()) for line, reply in blocks]
+    assert [line for line, _ in got] == lines
+    replies = [reply for _, reply in got]
+    assert replies[0].startswith("Ask a question first")
+    assert replies[2].startswith("My last reply quotes no sentence"), "declined: nothing to act on"
+    answer = replies[3]
+    assert answer.startswith(WITKOFF)
+    assert replies[4].startswith("Trump has said his country will abandon the peace efforts")
+    assert WITKOFF in replies[4] and "— London talks, paragraph 14" in replies[4]
+    assert replies[5] == answer, "/context again goes back to the quote"
+    assert replies[6].endswith("(2 of 3).") and WITKOFF not in replies[6]
+    assert replies[7].endswith("(3 of 3).")
+    assert replies[8] == "No other sentence comes close: that was the last one."
+    assert replies[9:] == [
+        "Thanks! Counted: this sentence answered the question.",
+        "Already counted. Thanks!",
+        "Thanks! Counted: this sentence did not answer the question.",
+    ]

@@ -113,6 +113,21 @@ def test_values_expire_and_swap_hands_each_old_value_to_one_caller(
     assert sorted([*olds, final]) == sorted(["b0", *(f"b{i}" for i in range(1, 41))])
 
 
+def test_each_expiring_prefix_may_have_a_lifetime_of_its_own(
+    client: redis.Redis, prefix: str
+) -> None:
+    lifetimes = {"question:": 3000, "buttons:": 60, "buttons-vote:": 60}
+    state = RedisState(client, prefix=prefix, expiring=lifetimes)
+    state.put(1, "question:3", "an earlier answer")
+    state.put(1, "buttons:3", "what the buttons act on")
+    state.swap(1, "buttons-vote:3:0", "3:good")
+    state.put(1, "story", "2025-04-23-london-talks")
+    ttl = {key: client.ttl(f"{prefix}:chat:1:{key}") for key in ("question:3", "buttons:3")}
+    assert 2990 < ttl["question:3"] <= 3000 and 50 < ttl["buttons:3"] <= 60  # type: ignore[operator]
+    assert 50 < client.ttl(f"{prefix}:chat:1:buttons-vote:3:0") <= 60  # type: ignore[operator]
+    assert client.ttl(f"{prefix}:chat:1:story") == -1
+
+
 def test_rate_limit_across_workers_counts_as_one_worker(client: redis.Redis, prefix: str) -> None:
     # 15 questions from one user, alternating between two workers' clients, against one
     # worker's in-process limit: the same allow / notice / drop counts.

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -29,6 +28,7 @@ import redis
 
 from bot.settings import BotSettings
 from bot.shared import PREFIX, _FailOpen, _Keys, connect
+from bot.state import open_sqlite
 
 DAY = 86400.0
 # Deleting what has aged out costs a scan of the old end of the log: once a minute is plenty.
@@ -150,13 +150,9 @@ class SqliteAsked(_Retention):
 
     def __init__(self, path: Path | str = ":memory:", days: int = 30) -> None:
         super().__init__(days)
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = open_sqlite(path)
         self._lock = threading.Lock()
         with self._lock:
-            if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
             for table in ("asked", "asked_marks"):
                 self._db.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} "

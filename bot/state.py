@@ -52,17 +52,24 @@ def follow_story(state: ChatState, chat_id: int, story_id: str | None) -> None:
     state.put(chat_id, FOLLOWED_STORY, story_id or "")
 
 
+def open_sqlite(path: Path | str) -> sqlite3.Connection:
+    """A connection to the state database at `path` (`:memory:` for none), shared by threads
+    (the caller holds a lock), autocommitting, in WAL mode so a reader never waits on a writer."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    if str(path) != ":memory:":
+        db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
 class SqliteState:
     """ChatState in SQLite; one table of (chat, key) → value, updated_at."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = open_sqlite(path)
         self._lock = threading.Lock()
         with self._lock:
-            if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS chat_sets (name TEXT, member INTEGER, added REAL, "
                 "PRIMARY KEY (name, member))"

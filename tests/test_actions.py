@@ -23,7 +23,7 @@ from bot.actions import (
     View,
     parse_data,
 )
-from bot.asked import SqliteAsked
+from bot.asked import SqliteAsked, asker_hash
 from bot.engine import Engine
 from bot.state import SqliteState
 from bot.templates import to_plain
@@ -134,8 +134,9 @@ def test_in_a_group_only_the_asker_may_press(actions: Actions) -> None:
     assert actions.press(GROUP, KEY, "good", 0, user=72, private=False).notice == FOREIGN
     assert actions.log.marks() == []
     assert actions.press(GROUP, KEY, "context", 0, user=71, private=False).notice is None
-    record = actions.state.get(GROUP, f"{RECORD_PREFIX}{KEY % SLOTS}") or ""
-    assert "71" not in json.loads(record)["owner"], "a salted hash, not the id"
+    record = json.loads(actions.state.get(GROUP, f"{RECORD_PREFIX}{KEY % SLOTS}") or "")
+    assert set(record) == {"key", "ask", "question", "build", "html", "citations", "owner", "at"}
+    assert record["owner"] == asker_hash(actions.salt(), f"buttons:{GROUP}", 71), "hashed"
     # Sent as the group (an anonymous admin): anyone in it may press.
     actions.answered(GROUP, KEY + 1, "q", actions.engine.ask("Who is Steve Witkoff?"), None)
     assert actions.press(GROUP, KEY + 1, "context", 0, user=72, private=False).notice is None
@@ -154,7 +155,8 @@ def test_every_answer_is_logged_and_only_quoting_replies_get_buttons(actions: Ac
         ("Who is Steve Witkoff?", "answer"),
     ]
     assert {a.story for a in asks} == {"2025-04-23-london-talks"}
-    assert len({a.asker for a in asks}) == 1 and "9" not in asks[0].asker
+    assert len({a.asker for a in asks}) == 1 and re.fullmatch(r"[0-9a-f]{16}", asks[0].asker)
+    assert asks[0].asker != asker_hash(actions.salt(), "2025-04-23-london-talks", 10), "per user"
 
 
 def test_with_nothing_kept_there_is_no_vote_and_no_log(seed_engine: Engine) -> None:

@@ -17,7 +17,7 @@ import asyncio
 from collections import Counter
 from html import escape
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
@@ -37,15 +37,24 @@ def _counts(counts: Counter[str]) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "none yet"
 
 
-async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Reply with the serving index and the guard/delivery counters (admins only)."""
+async def admins_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Message | None:
+    """The command's message if an admin sent it; anyone else is told it is not theirs."""
     message, user = update.effective_message, update.effective_user
     if message is None:
-        return
+        return None
     guard: Guard | None = context.bot_data.get("guard")
     if guard is None or not guard.is_admin(user.id if user else None):
         await message.reply_text(NOT_ADMIN, do_quote=True)
+        return None
+    return message
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reply with the serving index and the guard/delivery counters (admins only)."""
+    message = await admins_only(update, context)
+    if message is None:
         return
+    guard: Guard = context.bot_data["guard"]
     engine: Engine = context.bot_data["engine"]
     store = engine.store
     lines = [
@@ -77,12 +86,8 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def asked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Reply with what readers asked that a story does not answer (admins only)."""
-    message, user = update.effective_message, update.effective_user
+    message = await admins_only(update, context)
     if message is None:
-        return
-    guard: Guard | None = context.bot_data.get("guard")
-    if guard is None or not guard.is_admin(user.id if user else None):
-        await message.reply_text(NOT_ADMIN, do_quote=True)
         return
     engine: Engine = context.bot_data["engine"]
     log: AskedLog = context.bot_data["asked"]

@@ -10,12 +10,14 @@ state in Redis in test_workers.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
-from bot.actions import ALREADY, COUNTED, EXPIRED, FOREIGN
+from bot.actions import ALREADY, COUNTED, EXPIRED, FOREIGN, RECORD_PREFIX, SLOTS
 from bot.engine import Engine
 from bot.settings import BotSettings
+from bot.telegram.buttons import TOO_LONG
 from botrunner import running_bot
 from fakebot import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from telegram_html import validate_telegram_html
@@ -154,3 +156,20 @@ async def test_asked_shows_the_grouped_questions_the_story_does_not_answer(
     assert lines[1].startswith("2. “How do I bake sourdough bread?” — 2 times, 2 readers")
     assert any("Is it raining in London?" in line for line in lines[2:])
     assert "Quotes readers marked 👎" in reply and ENVOY in reply
+
+
+async def test_a_candidate_too_long_for_one_message_is_not_shown(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    async with running_bot(server, settings_for(seed_settings), seed_engine) as app:
+        asking = server.private_text("Who is Steve Witkoff?")["message"]
+        chat = asking["chat"]["id"]
+        await server.await_for("sendMessage", 1)
+        (answer,) = server.bot_messages(chat)
+        state = app.bot_data["state"]
+        slot = f"{RECORD_PREFIX}{asking['message_id'] % SLOTS}"  # the asking message's id
+        record = json.loads(state.get(chat, slot))
+        record["citations"][1]["sentence"] = "Word " * 1000  # 5,000 characters
+        state.put(chat, slot, json.dumps(record))
+        assert await press(server, answer, "Another sentence", chat) == TOO_LONG
+    assert edits(server) == []

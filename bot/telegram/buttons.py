@@ -18,16 +18,18 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
-from bot.actions import DATA_PATTERN, Actions, View, parse_data
+from bot.actions import DATA_PATTERN, Actions, Press, View, parse_data
 from bot.asked import open_asked
 from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.shared import Shared
 from bot.state import ChatState
+from bot.telegram.telegram_text import split_message
 
 log = logging.getLogger(__name__)
 
 UNUSABLE = "This button no longer works. Ask the question again."
+TOO_LONG = "That is too long to show in one message."
 
 
 def keyboard(view: View) -> InlineKeyboardMarkup:
@@ -68,6 +70,9 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query.from_user.id,
         private,
     )
+    if outcome.html is not None and len(split_message(outcome.html)) > 1:
+        # A message with buttons is one message: a candidate too long for one is not shown.
+        outcome = Press(TOO_LONG)
     try:
         if outcome.html is not None:
             await query.edit_message_text(

@@ -7,9 +7,9 @@ Rubio?" — by their embeddings (cosine at least SAME_QUESTION with the group's 
 wording); and the quotes readers marked 👎.
 
 `exported` gives the marked questions in ../shared/newsqa/questions.json's shape, for `storybot
-eval --set FILE`: a question with a sentence more readers marked 👍 than 👎 is `answerable`, those
-sentences its gold; one without is `unlabelled` (the evaluation skips it), the sentences readers
-rejected kept under `rejected` for whoever labels it.
+eval --set FILE`: a question with a sentence more readers marked 👍 than 👎 (and still in the
+story) is `answerable`, those sentences its gold; one without is `unlabelled` (the evaluation
+skips it), the sentences readers rejected kept under `rejected` for whoever labels it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bot.asked import Ask, AskedLog, Mark
 from bot.templates import render
 from index.embedder import Encoder
 from index.errors import ExportRefused
+from index.store import Store
 from index.stories import Catalog, Story
 
 # Measured on the packaged model: rewordings of one question score 0.78-0.85 ("How do I bake
@@ -210,13 +211,20 @@ def render_report(stories: Sequence[StoryAsked], days: int, since: float | None 
 
 def exported(
     log: AskedLog,
+    store: Store,
     catalog: Catalog,
     stories_dir: Path,
     stories: Sequence[Story] = (),
     since: float = 0.0,
 ) -> dict[str, Any]:
     """The marked questions (of `stories`, else all) as an evaluation set: questions.json's
-    shape, with `stories_dir` (absolute) naming the folder their story files are in."""
+    shape, with `stories_dir` (absolute) naming the folder their story files are in.
+
+    Gold must be in the story as it is now (`store`, the served build): a sentence an update
+    rewrote or removed since it was marked is listed under `outdated` instead, and a question
+    left without gold, or whose story is gone, is `unlabelled`. Only stories still served are
+    listed, so the evaluation can read every one.
+    """
     wanted = {s.id for s in stories}
     tally: dict[tuple[str, str], dict[str, Counter[str]]] = defaultdict(
         lambda: defaultdict(Counter)
@@ -229,21 +237,25 @@ def exported(
         wording.setdefault(key, mark.question)
         tally[key][mark.sentence][mark.vote] += 1
     questions = []
-    for key, sentences in tally.items():
-        gold = [s for s, v in sentences.items() if v["good"] > v["bad"]]
-        rejected = [s for s, v in sentences.items() if v["bad"] > v["good"]]
+    for (file, normalised), sentences in tally.items():
+        article = store.articles.get(file)
+        liked = [s for s, v in sentences.items() if v["good"] > v["bad"]]
+        gold = [s for s in liked if article is not None and s in article.body]
         entry: dict[str, Any] = {
-            "story": key[0],
-            "q": wording[key],
+            "story": file,
+            "q": wording[(file, normalised)],
             "kind": "answerable" if gold else "unlabelled",
             "gold": gold,
         }
-        if rejected:
-            entry["rejected"] = rejected
+        for extra, found in (
+            ("rejected", [s for s, v in sentences.items() if v["bad"] > v["good"]]),
+            ("outdated", [s for s in liked if s not in gold]),
+        ):
+            if found:
+                entry[extra] = found
         questions.append(entry)
-    files = sorted({q["story"] for q in questions})
     listed = []
-    for file in files:
+    for file in sorted({q["story"] for q in questions} & set(store.articles)):
         story = catalog.of_file(file)
         listed.append({"file": file, "title": story.title if story else file})
     return {

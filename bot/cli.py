@@ -566,7 +566,7 @@ def asked_command(
     log = open_asked(settings)
     try:
         if export_file is not None:
-            data = exported(log, engine.catalog, settings.stories, chosen, start)
+            data = exported(log, engine.store, engine.catalog, settings.stories, chosen, start)
             write_export(export_file, data)
             kinds = [q["kind"] for q in data["questions"]]
             click.echo(

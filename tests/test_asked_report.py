@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -25,14 +26,27 @@ from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.templates import to_plain
 from index.errors import ExportRefused
+from index.store import Store
+from index.stories import Catalog
 from telegram_html import validate_telegram_html
 
 STORY, FILE = "2025-04-23-london-talks", "2025-04-23-london-talks.txt"
 VENUE = (
     "A spokesperson for U.K. Prime Minister Keir Starmer said that Foreign Secretary David Lammy "
-    'held a "productive call" with Rubio the day prior'
+    'held a "productive call" with Rubio the day prior, during which the U.S. official '
+    '"confirmed that the U.S. was looking forward to substantive and positive technical '
+    'meetings in London today."'
 )
-DOWNGRADED = "The meeting was to be held at a ministerial level, but was downgraded"
+DOWNGRADED = (
+    "The meeting was to be held at a ministerial level, but was downgraded after U.S. Secretary "
+    "of State Marco Rubio canceled his participation."
+)
+CRIMEA = (
+    "Rubio's move followed President Volodymyr Zelensky's ruling out the recognition of Russia's "
+    "annexation of Crimea as part of a potential deal."
+)
+# Marked when an update of the story said so; the story now reads otherwise.
+REWRITTEN = "His envoy, Steve Witkoff, will meet Vladimir Putin in St. Petersburg on Friday."
 TIE = "Why was the meeting downgraded?"
 # (question, outcome, asker): what a morning of readers might ask the seed story.
 ASKED = [
@@ -61,10 +75,18 @@ def filled(log: SqliteAsked, now: float) -> SqliteAsked:
         question = ASKED[n][0]
         log.mark(Mark(f"a{n}", candidate, vote, question, sentence, 11, STORY, FILE, now - 60))
     # One reader changed their mind (one vote); two readers disagree (a tie).
-    log.mark(Mark("a9", 0, "bad", "Why?", "Rubio's move.", 4, STORY, FILE, now - 50))
-    log.mark(Mark("a9", 0, "good", "Why?", "Rubio's move.", 4, STORY, FILE, now - 40))
+    log.mark(Mark("a9", 0, "bad", "Why?", CRIMEA, 4, STORY, FILE, now - 50))
+    log.mark(Mark("a9", 0, "good", "Why?", CRIMEA, 4, STORY, FILE, now - 40))
     for n, vote in ((10, "bad"), (11, "good")):
         log.mark(Mark(f"a{n}", 0, vote, TIE, DOWNGRADED, 3, STORY, FILE, now - 30))
+    return log
+
+
+def outdated(log: SqliteAsked, now: float) -> SqliteAsked:
+    """Marks a rebuild has overtaken: a sentence since rewritten, a story since removed."""
+    when = "When will Witkoff meet Putin?"
+    log.mark(Mark("a12", 0, "good", when, REWRITTEN, 14, STORY, FILE, now - 20))
+    log.mark(Mark("a13", 0, "good", "Who?", "Gone.", 1, "gone", "gone.txt", now - 10))
     return log
 
 
@@ -115,7 +137,7 @@ def test_the_report_reads_as_a_message_and_as_text(log: SqliteAsked, seed_engine
 def test_the_export_is_an_evaluation_set_of_the_marked_questions(
     log: SqliteAsked, seed_engine: Engine, tmp_path: Path
 ) -> None:
-    data = exported(log, seed_engine.catalog, Path("stories"))
+    data = exported(outdated(log, time.time()), *served(seed_engine), Path("stories"))
     assert data["exported_by"] == EXPORTED_BY
     assert data["stories_dir"] == str(Path("stories").resolve())
     assert data["stories"] == [{"file": FILE, "title": "London talks"}]
@@ -127,10 +149,23 @@ def test_the_export_is_an_evaluation_set_of_the_marked_questions(
             "gold": [DOWNGRADED],
             "rejected": [VENUE],
         },
-        {"story": FILE, "q": "Why?", "kind": "answerable", "gold": ["Rubio's move."]},
+        {"story": FILE, "q": "Why?", "kind": "answerable", "gold": [CRIMEA]},
         {"story": FILE, "q": TIE, "kind": "unlabelled", "gold": []},
+        {
+            "story": FILE,
+            "q": "When will Witkoff meet Putin?",
+            "kind": "unlabelled",
+            "gold": [],
+            "outdated": [REWRITTEN],
+        },
+        {"story": "gone.txt", "q": "Who?", "kind": "unlabelled", "gold": [], "outdated": ["Gone."]},
     ]
-    assert exported(log, seed_engine.catalog, Path("x"), since=time.time())["questions"] == []
+    later = exported(log, *served(seed_engine), Path("x"), since=time.time())
+    assert later["questions"] == [] and later["stories"] == []
+
+
+def served(engine: Engine) -> tuple[Store, Catalog]:
+    return engine.store, engine.catalog
 
 
 def test_an_export_replaces_only_an_earlier_export(tmp_path: Path) -> None:
@@ -187,3 +222,39 @@ def test_storybot_asked_prints_json_and_exports(
     refused = runner.invoke(cli, ["asked", *seed_args, "--export", str(state)])
     assert refused.exit_code == 1 and "not an earlier export" in refused.output
     assert "Traceback" not in refused.output
+
+
+def eval_takes_files() -> bool:
+    """Whether `storybot eval --set` takes a questions file yet (the lead's rewrite of the
+    evaluation; until it lands on main, --set is a choice of dev, test and seed)."""
+    option = next(p for p in cli.commands["eval"].params if p.name == "names")
+    return not isinstance(option.type, click.Choice)
+
+
+@pytest.mark.skipif(
+    not eval_takes_files(), reason="storybot eval --set FILE has not landed on main yet"
+)
+def test_the_export_round_trips_into_storybot_eval(
+    seed_args: list[str], seed_engine: Engine, tmp_path: Path
+) -> None:
+    envoy = next(s.text for s in seed_engine.store.sentences if s.text.startswith("His envoy"))
+    state, now = tmp_path / "state.db", time.time()
+    log = SqliteAsked(state, 30)
+    for n, (question, vote, sentence) in enumerate(
+        [
+            ("Who is Steve Witkoff?", "good", envoy),
+            ("Where were the talks held?", "bad", DOWNGRADED),
+            ("Where were the talks held?", "good", VENUE),
+            ("Did Putin agree to a ceasefire?", "bad", CRIMEA),
+        ]
+    ):
+        log.mark(Mark(f"a{n}", 0, vote, question, sentence, 1, STORY, FILE, now - 60 + n))
+    log.close()
+    runner = CliRunner(env={"STORYBOT_STATE": str(state), "STORYBOT_REDIS_URL": None})
+    out = tmp_path / "readers" / "asked.json"
+    exported_run = runner.invoke(cli, ["asked", *seed_args, "--export", str(out)])
+    assert "2 answerable, 1 to label" in exported_run.output, exported_run.output
+    result = runner.invoke(cli, ["eval", "--set", str(out), "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| readers")]
+    assert rows and "| 2/0 |" in rows[0], result.output  # the one to label is left out

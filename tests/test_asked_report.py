@@ -251,7 +251,7 @@ def test_the_export_round_trips_into_storybot_eval(
         log.mark(Mark(f"a{n}", 0, vote, question, sentence, 1, STORY, FILE, now - 60 + n))
     log.close()
     runner = CliRunner(env={"STORYBOT_STATE": str(state), "STORYBOT_REDIS_URL": None})
-    out = tmp_path / "readers" / "asked.json"
+    out = tmp_path / "readers" / "readers.json"  # a set is named by its file or its folder
     exported_run = runner.invoke(cli, ["asked", *seed_args, "--export", str(out)])
     assert "2 answerable, 1 to label" in exported_run.output, exported_run.output
     result = runner.invoke(cli, ["eval", "--set", str(out), "--cache", str(tmp_path / "cache")])

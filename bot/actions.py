@@ -29,7 +29,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from bot.answer import Answer, Citation
@@ -237,6 +237,14 @@ class Actions:
         )
         self.state.put(chat_id, f"{RECORD_PREFIX}{key % SLOTS}", record.dump())
         return View(key, voting=self.log.keeps)
+
+    def sent_as(self, chat_id: int, key: int, html: str) -> None:
+        """The answer of `key` went out as `html` (a comment's reply quoting its post, say):
+        Quote brings that back."""
+        slot = f"{RECORD_PREFIX}{key % SLOTS}"
+        record = Record.load(self.state.get(chat_id, slot), key)
+        if record is not None:
+            self.state.put(chat_id, slot, replace(record, html=html).dump())
 
     def salt(self) -> bytes:
         """The log's salt, read once."""

@@ -8,7 +8,6 @@ import json
 import time
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -224,16 +223,6 @@ def test_storybot_asked_prints_json_and_exports(
     assert "Traceback" not in refused.output
 
 
-def eval_takes_files() -> bool:
-    """Whether `storybot eval --set` takes a questions file yet (the lead's rewrite of the
-    evaluation; until it lands on main, --set is a choice of dev, test and seed)."""
-    option = next(p for p in cli.commands["eval"].params if p.name == "names")
-    return not isinstance(option.type, click.Choice)
-
-
-@pytest.mark.skipif(
-    not eval_takes_files(), reason="storybot eval --set FILE has not landed on main yet"
-)
 def test_the_export_round_trips_into_storybot_eval(
     seed_args: list[str], seed_engine: Engine, tmp_path: Path
 ) -> None:

@@ -102,7 +102,7 @@ async def test_posts_become_stories_an_edit_reaches_followers_and_comments_get_q
     settings, engine = newsroom
     server.set_member(FOLLOWING, ADMIN, "administrator")
     files = [post_file(CHANNEL, n) for n in (1, 2, 3)]
-    async with running_bot(server, settings, engine, FAST):
+    async with running_bot(server, settings, engine, FAST) as app:
         bridge = server.channel_post(BRIDGE, chat_id=CHANNEL)
         ferry = server.channel_post(FERRY, chat_id=CHANNEL)
         # The answer to when the market is on is in bold: a quote would have to be bold too.
@@ -126,6 +126,13 @@ async def test_posts_become_stories_an_edit_reaches_followers_and_comments_get_q
             f"@{BOT_USERNAME} when will the ferries run normally again?", ferry, user_id=READER
         )["message"]
         [quoted] = await server.await_for(predicate=replying_to(forward), timeout=60)
+        # Its buttons work as under any answer (issue 22): Context, then back to the quote.
+        reply = next(c.result for c in server.calls if c.params is quoted)
+        server.press(reply, "Context", user_id=READER)
+        [in_paragraph] = await server.await_for("editMessageText", 1)
+        server.press(reply, "Quote", user_id=READER)
+        back = (await server.await_for("editMessageText", 2))[-1]
+        asks = app.bot_data["asked"].asks()
         # A question the second post does not answer is not answered from the first.
         elsewhere = server.comment(f"@{BOT_USERNAME} when does the bridge reopen?", ferry)
         [declined] = await server.await_for(predicate=replying_to(elsewhere["message"]))
@@ -161,6 +168,14 @@ async def test_posts_become_stories_an_edit_reaches_followers_and_comments_get_q
         in (quoted["text"])
     )
     assert asked["message_thread_id"] == forward["message_id"]
+    assert (
+        f"<b>{RUNS}</b>" in in_paragraph["text"] and "twelve more sailors" in in_paragraph["text"]
+    )
+    assert back["text"] == quoted["text"], "Quote brings back the reply quoting the post"
+    assert (asks[0].question, asks[0].story) == (
+        "when will the ferries run normally again?",
+        engine.catalog.of_file(files[1]).id,  # type: ignore[union-attr]
+    )
 
     assert "quote" not in declined["reply_parameters"]
     assert "bridge" not in declined["text"].lower(), "answered from the second post only"

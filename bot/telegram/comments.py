@@ -11,8 +11,10 @@ sentence (at its UTF-16 `quote_position`), so Telegram shows the sentence highli
 post; the text names the question and the source. When the sentence cannot be quoted
 (`bot.telegram.quotes`: too long, touched by formatting, no longer in the post) or Telegram
 refuses the quote, the reply is today's: the sentence quoted in the answer's own text, replying
-to the comment. An unaddressed comment (`/comments on`) that the post does not answer, or that is
-only a greeting, gets no reply. A message in a thread that is no post storybot reads is handled
+to the comment. Either way the answer carries the buttons of any answer (`bot.telegram.buttons`)
+and the question is logged among what readers asked, under the post's story (`bot.asked`). An
+unaddressed comment (`/comments on`) that the post does not answer, or that is only a greeting,
+gets no reply and is not logged. A message in a thread that is no post storybot reads is handled
 as any group message.
 
 Which post a thread belongs to is kept per group (the forward's id → the channel post, a ring of
@@ -25,17 +27,25 @@ import asyncio
 import json
 import logging
 
-from telegram import Message, MessageOriginChannel, ReplyParameters, Update
+from telegram import (
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginChannel,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.actions import Actions, View
 from bot.answer import Answer
-from bot.conversation import parse
+from bot.conversation import Reply, parse
 from bot.followup import remember
 from bot.settings import BotSettings
 from bot.state import ChatState
 from bot.telegram import handlers
+from bot.telegram.buttons import keyboard
 from bot.telegram.followers import may_choose
 from bot.telegram.guard import Guard, Verdict, addressed
 from bot.telegram.handlers import (
@@ -209,14 +219,29 @@ async def answer_comment(
     else as any answer is sent; an unasked comment the post does not answer gets nothing."""
     conversation = conversation_of(context)
     earlier = earlier_of(message, context)
-    reply = await asyncio.to_thread(conversation.ask, question, earlier, [story])
+    actions: Actions | None = context.bot_data.get("actions")
+    user = message.from_user.id if message.sender_chat is None and message.from_user else None
+
+    def respond() -> tuple[Reply, View | None]:
+        reply = conversation.ask(question, earlier, [story])
+        answer = reply.answer
+        if actions is None or answer is None or reply.earlier is None:
+            return reply, None
+        if not answer.answered and not asked:
+            return reply, None  # no reply, and no question anyone put to the bot
+        # Logged among what readers asked, and its buttons' record kept, before it is sent.
+        key, searched = message.message_id, reply.earlier.question
+        return reply, actions.answered(message.chat_id, key, searched, answer, user, story)
+
+    reply, view = await asyncio.to_thread(respond)
     answer = reply.answer
     if answer is None or not reply.html or (not answer.answered and not asked):
         return
+    markup = keyboard(view) if view else None
     quoted = answer.answered and answer.kind == "answer"
-    sent = await send_quoted(message, context, thread, answer, question) if quoted else None
+    sent = await send_quoted(message, context, thread, answer, question, markup) if quoted else None
     if sent is None:
-        sent = await send_html(message, reply.html)
+        sent = await send_html(message, reply.html, markup)
     if reply.earlier is not None:
         for part in sent:
             await asyncio.to_thread(
@@ -230,9 +255,11 @@ async def send_quoted(
     thread: Thread,
     answer: Answer,
     question: str,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> list[Message] | None:
-    """Reply to the post's forward quoting the answering sentence; None when it cannot be
-    quoted or Telegram refuses the quote (the caller then replies as usual)."""
+    """Reply to the post's forward quoting the answering sentence, with the answer's buttons
+    (`markup`); None when it cannot be quoted or Telegram refuses the quote (the caller then
+    replies as usual)."""
     forward_id, channel, post = thread
     settings: BotSettings = context.bot_data["settings"]
     citation = answer.citations[0]
@@ -259,12 +286,16 @@ async def send_quoted(
             reply_parameters=ReplyParameters(
                 forward_id, quote=quote.text, quote_position=quote.position
             ),
+            reply_markup=markup,
         )
     except BadRequest as exc:
         if not refused_quote(exc):
             raise
         log.info("Telegram refused the quote (%s); quoting the sentence in the reply", exc)
         return None
+    actions: Actions | None = context.bot_data.get("actions")
+    if markup is not None and actions is not None:  # Quote brings back this reply, not today's
+        await asyncio.to_thread(actions.sent_as, message.chat_id, message.message_id, html)
     return [sent]
 
 

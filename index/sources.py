@@ -70,15 +70,44 @@ def format_every(seconds: float) -> str:
 
 
 def check_url(url: object) -> str:
-    """A fetchable http(s) URL with a host, or ValueError saying what is wrong."""
+    """A fetchable http(s) URL, or ValueError saying what is wrong with it.
+
+    The one check every URL storybot fetches or records goes through: a configured source, a
+    redirect's target, a feed entry's link. Fetchable means an http(s) scheme, a host name that
+    is one (labels of 1-63 characters), a port that is one (1-65535), no user name or password
+    (they would be printed with the URL), and no whitespace or control characters.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ValueError("a url is required")
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{url!r} must start with http:// or https://")
+    shown = url if len(url) <= 200 else url[:200] + "…"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"{shown!r} has a space or a control character in it")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed [ of an IPv6 address
+        raise ValueError(f"{shown!r} is not a URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{shown!r} must start with http:// or https://")
+    if "@" in parts.netloc:  # said without the URL: it holds a password
+        raise ValueError(
+            f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}… carries a user name or "
+            "password; storybot fetches only public pages"
+        )
     if not parts.hostname:
-        raise ValueError(f"{url!r} has no host")
+        raise ValueError(f"{shown!r} has no host")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"{shown!r}: {parts.hostname!r} is not a host name") from None
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        given = parts.netloc.rpartition(":")[2]
+        what = "is out of range (1-65535)" if given.isdigit() else "is not a number"
+        raise ValueError(f"{shown!r}: port {given} {what}")
     return url
 
 

@@ -32,7 +32,7 @@ import httpx
 
 from index.articles import parse_article
 from index.errors import BadArticle, StorybotError
-from index.sources import Source
+from index.sources import Source, check_url
 
 STATE_FILE = ".watch.json"
 WEB_DIR = "web"
@@ -91,7 +91,37 @@ def story_name(url: str) -> str:
     return f"{WEB_DIR}/{host}/{path}-{digest}.html"
 
 
+def fetchable(url: str) -> str:
+    """`url` if storybot may fetch it (`index.sources.check_url`), else FetchFailed saying why:
+    what a hostile page or feed hands over (a redirect, an entry's link) is checked like a
+    configured source before anything is done with it."""
+    try:
+        return check_url(url)
+    except ValueError as exc:
+        raise FetchFailed(str(exc)) from None
+
+
+def _redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points, if `fetchable`; else FetchFailed naming it."""
+    given = response.headers.get("location", "").strip()
+    try:
+        return fetchable(urljoin(str(response.request.url), given))
+    except ValueError:  # urljoin: an unclosed [ of an IPv6 address
+        raise FetchFailed(f"redirects to {given[:200]!r}, which is not a URL") from None
+    except FetchFailed as exc:
+        raise FetchFailed(f"redirects to {exc}") from None
+
+
+def _check_redirect(response: httpx.Response) -> None:
+    """A response hook: httpx reads a redirect's Location before the caller sees the response
+    (even when not following it), and one that is no URL (`javascript:…`) raised from inside
+    httpx. Checked here first, it fails as any other unusable redirect does."""
+    if response.has_redirect_location:
+        _redirect_target(response)
+
+
 def _same_host(a: str, b: str) -> bool:
+    """Whether two URLs that passed `fetchable` are on one host (name and port)."""
     pa, pb = urlsplit(a), urlsplit(b)
     return (pa.hostname, pa.port) == (pb.hostname, pb.port)
 
@@ -105,6 +135,7 @@ def fetch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Fetched:
     """GET `url` conditionally, retrying what may pass; FetchFailed with the reason otherwise."""
+    fetchable(url)
     delay = limits.backoff
     for attempt in range(limits.retries + 1):
         try:
@@ -134,7 +165,7 @@ def _fetch_once(
         try:
             with client.stream("GET", target, headers=headers, timeout=limits.timeout) as resp:
                 if resp.has_redirect_location:
-                    location = urljoin(target, resp.headers.get("location", ""))
+                    location = _redirect_target(resp)
                     if not _same_host(location, url):
                         raise FetchFailed(
                             f"redirects to {location}, another host; only the configured "
@@ -170,6 +201,8 @@ def _fetch_once(
             raise _Retry(f"cannot connect ({exc})") from None
         except httpx.HTTPError as exc:
             raise FetchFailed(f"{exc.__class__.__name__}: {exc}") from None
+        except (httpx.InvalidURL, ValueError) as exc:  # httpx refusing what check_url allowed
+            raise FetchFailed(f"cannot fetch {target} or follow its answer ({exc})") from None
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -189,7 +222,9 @@ class Watcher:
     ) -> None:
         self.stories = Path(stories)
         self.client = client or httpx.Client(
-            follow_redirects=False, headers={"User-Agent": "storybot (+news follower)"}
+            follow_redirects=False,
+            headers={"User-Agent": "storybot (+news follower)"},
+            event_hooks={"response": [_check_redirect]},
         )
         self.limits, self.sleep = limits, sleep
         self.state = self._load_state()
@@ -262,12 +297,14 @@ class Watcher:
             raise FetchFailed(broken)
         written: list[str] = []
         problems: list[str] = []
-        links = [str(entry.get("link") or "") for entry in entries]
-        pages = [link for link in links if link and _same_host(link, source.url)]
-        self.state["entries"][source.url] = pages
-        for entry in entries:
-            link = str(entry.get("link") or "")
+        links = [str(entry.get("link") or "").strip() for entry in entries]
+        self.state["entries"][source.url] = [
+            link for link in links if link and _usable(link) and _same_host(link, source.url)
+        ]
+        for entry, link in zip(entries, links, strict=True):
             try:
+                if link:
+                    fetchable(link)  # also off-host: the link becomes the story's name and URL
                 if link and _same_host(link, source.url):
                     fetched = self._get(link)
                     if fetched.status == 304:
@@ -328,6 +365,15 @@ class Watcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _usable(url: str) -> bool:
+    """Whether `url` passes `fetchable`."""
+    try:
+        fetchable(url)
+    except FetchFailed:
+        return False
+    return True
 
 
 def _entry_page(entry: Any) -> bytes:

@@ -57,6 +57,7 @@ def test_add_records_each_source_and_refuses_a_bad_one_with_status_2(tmp_path: P
             "soon",
         ],
         "poll at most every 30 s": ["https://news.example/x", "--every", "5s"],
+        "port 99999999 is out of range": ["https://news.example:99999999/x"],
     }
     for words, args in refused.items():
         result = run("add", *args, "--stories", stories)
@@ -173,3 +174,30 @@ def test_watch_stops_cleanly_on_ctrl_c_or_sigterm_even_in_the_middle_of_a_fetch(
     assert err.strip() == "Stopped watching.", err
     assert "Traceback" not in out + err
     assert (stories / ".watch.json").exists(), "what the poll knew was saved"
+
+
+def test_watch_once_survives_a_redirect_and_a_feed_entry_with_an_impossible_port(
+    site: Site, tmp_path: Path
+) -> None:
+    bad = "http://127.0.0.1:99999999/x"
+    site.redirect("/bounce", bad)
+    site.page(
+        "/wire.xml",
+        FEED.format(base=site.base).replace("https://other.example/story", bad),
+        kind="application/rss+xml",
+    )
+    site.page("/london", PAGE.format(news="Talks resume in London next week."))
+    site.page("/page", PAGE.format(news=WITKOFF))
+    folders = ["--stories", str(tmp_path / "stories"), "--index", str(tmp_path / "var" / "index")]
+    for args in (["/bounce"], ["/wire.xml", "--feed"], ["/page"]):
+        assert run("add", site.base + args[0], *args[1:], *folders[:2]).exit_code == 0
+    result = run("watch", "--once", *folders)
+    assert result.exit_code == 1, result.output  # a source failed: said, not a crash
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"{site.base}/bounce: failed: redirects to '{bad}': port 99999999 is out of range (1-65535)"
+    )
+    assert lines[1].startswith(f"{site.base}/wire.xml: 1 story updated ({bad}: ")
+    assert lines[2] == f"{site.base}/page: 1 story updated"
+    assert lines[3].startswith("Indexed 2 articles, ")
+    assert f"Error: 1 of 3 sources failed: {site.base}/bounce" in result.stderr

@@ -189,3 +189,43 @@ def test_sources_file_is_validated_with_line_numbers_and_add_keeps_comments(
     (tmp_path / "sources.yaml").write_text("sources: [\n")
     with pytest.raises(BadSources, match="not valid YAML"):
         load_sources(tmp_path)
+
+
+BAD_PORT = "http://127.0.0.1:99999999/x"
+ONE_ITEM_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>World</title>
+<link>{base}/</link><description>World news</description>
+<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>
+<description>&lt;p&gt;{text}&lt;/p&gt;</description></item></channel></rss>"""
+
+
+def one_item_feed(base: str, link: str, text: str, title: str = "Wire", guid: str = "") -> str:
+    return ONE_ITEM_FEED.format(base=base, link=link, guid=guid or link, title=title, text=text)
+
+
+def test_an_unusable_url_in_a_redirect_or_a_feed_fails_that_source_not_the_watch(
+    site: Site, tmp_path: Path, watcher: Watcher
+) -> None:
+    site.redirect("/bad-port", BAD_PORT)
+    site.redirect("/credentials", f"{site.base.replace('//', '//editor:hunter2@')}/page")
+    site.redirect("/script", "javascript:alert(1)")
+    site.page("/bad-feed.xml", one_item_feed(site.base, BAD_PORT, "A wire story from Lisbon."))
+    site.page("/page", PAGE.format(news="Envoy Steve Witkoff will travel to Moscow."))
+    sources = [
+        Source(f"{site.base}/bad-port"),
+        Source(f"{site.base}/credentials"),
+        Source(f"{site.base}/script"),
+        Source(f"{site.base}/bad-feed.xml", feed=True),
+        Source(f"{site.base}/page"),  # after them all: still polled and written
+    ]
+    reports = {r.url.rsplit("/", 1)[1]: r for r in watcher.poll(sources)}
+    assert reports["page"].status == "changed"
+    assert reports["bad-port"].status == "failed"
+    assert "redirects to" in reports["bad-port"].detail
+    assert "port 99999999 is out of range" in reports["bad-port"].detail
+    assert "user name or password" in reports["credentials"].detail
+    assert "hunter2" not in reports["credentials"].detail
+    assert "http:// or https://" in reports["script"].detail
+    assert reports["bad-feed.xml"].status == "failed"
+    assert BAD_PORT in reports["bad-feed.xml"].detail
+    assert "out of range" in reports["bad-feed.xml"].detail
+    assert [a.id for a in load_articles(tmp_path)[0]] == [story_name(f"{site.base}/page")]

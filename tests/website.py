@@ -3,8 +3,10 @@ cannot be reached from here).
 
 It speaks plain HTTP/1.1: ETag, 304 to a conditional request that matches, and on demand 404,
 500, a slow answer, a truncated body, a malformed feed, an oversized page, a same-host redirect
-and a redirect to another host. `python tests/website.py FOLDER` serves a folder's files the
-same way, to be edited by hand (the README's example output comes from it).
+and a redirect to another host; and, as a hostile site would, a redirect to any `Location`
+(`Site.redirect`) and a body dripped a byte at a time (`Site.drip`). `python tests/website.py
+FOLDER` serves a folder's files the same way, to be edited by hand (the README's example output
+comes from it).
 """
 
 from __future__ import annotations
@@ -46,11 +48,21 @@ class Site:
     pages: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path: status, type, body
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # path, If-None-Match
     slow: float = 0.0
+    redirects: dict[str, str] = field(default_factory=dict)  # path: Location, as given
+    drips: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # path: body, seconds/byte
     base: str = ""
     folder: Path | None = None  # files served as they are now, for a site edited by hand
 
     def page(self, path: str, body: str, kind: str = "text/html", status: int = 200) -> None:
         self.pages[path] = (status, kind, body)
+
+    def redirect(self, path: str, location: str) -> None:
+        """Answer `path` with a 302 to `location`, whatever it says."""
+        self.redirects[path] = location
+
+    def drip(self, path: str, body: bytes, every: float) -> None:
+        """Answer `path` with `body`, one byte each `every` seconds after the headers."""
+        self.drips[path] = (body, every)
 
     def file(self, path: str) -> tuple[int, str, str]:
         """A file of `folder` (an .xml one as a feed), or a 404."""
@@ -73,6 +85,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             site.requests.append((self.path, self.headers.get("If-None-Match")))
             if self.path == "/slow":
                 time.sleep(site.slow)
+            if self.path in site.redirects:
+                self._send(302, b"", {"Location": site.redirects[self.path]})
+                return
+            if self.path in site.drips:
+                self._drip(*site.drips[self.path])
+                return
             if self.path == "/away":
                 self._send(302, b"", {"Location": "http://93.184.216.34/elsewhere"})
                 return
@@ -95,6 +113,17 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self._send(304, b"", {"ETag": etag})
                 return
             self._send(status, raw, {"Content-Type": kind, "ETag": etag})
+
+        def _drip(self, body: bytes, every: float) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(every)
 
         def _send(self, status: int, raw: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)

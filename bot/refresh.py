@@ -52,7 +52,7 @@ def refresh_once(
 ) -> Outcome:
     """Poll every source once, say a line for each that changed a story or failed, and rebuild
     the index if that is needed (`needs_rebuild`)."""
-    with Watcher(stories, limits=limits or Limits()) as watcher:
+    with Watcher(stories, limits=limits or Limits(), sources=sources) as watcher:
         reports = watcher.poll(sources)
     for report in reports:
         if worth_saying(report):
@@ -84,5 +84,5 @@ def refresh_forever(
             rebuild()
         first = False
 
-    with Watcher(stories, limits=limits or Limits(), sleep=sleep) as watcher:
+    with Watcher(stories, limits=limits or Limits(), sleep=sleep, sources=sources) as watcher:
         watch(watcher, list(sources), on_poll, say=say, stop=stop)

@@ -10,8 +10,11 @@ reads from it changed. Redirects are followed only on the same host: a page that
 elsewhere is refused, as is any URL not in sources.yaml.
 
 What storybot wrote is recorded in `stories/.watch.json` (with each source's validators); a
-file there that storybot did not write is never overwritten. A failing source is reported with
-its URL and the reason, and the others go on.
+file there that storybot did not write is never overwritten. Each story file belongs to one
+source, recorded there too: the first to write it, except that a configured page always owns its
+own URL's story; another source claiming it (a feed listing that URL, perhaps from another host)
+is refused by name. Every URL fetched or recorded passes `index.sources.check_url` first. A
+failing source is reported with its URL and the reason, and the others go on.
 """
 
 from __future__ import annotations
@@ -219,8 +222,11 @@ class Watcher:
         client: httpx.Client | None = None,
         limits: Limits = Limits(),
         sleep: Callable[[float], None] = time.sleep,
+        sources: Iterable[Source] = (),
     ) -> None:
         self.stories = Path(stories)
+        # The configured pages' own stories: theirs, whoever claimed the file first.
+        self.pages = {story_name(s.url): s.url for s in sources if not s.feed}
         self.client = client or httpx.Client(
             follow_redirects=False,
             headers={"User-Agent": "storybot (+news follower)"},
@@ -297,24 +303,25 @@ class Watcher:
             raise FetchFailed(broken)
         written: list[str] = []
         problems: list[str] = []
-        links = [str(entry.get("link") or "").strip() for entry in entries]
-        self.state["entries"][source.url] = [
-            link for link in links if link and _usable(link) and _same_host(link, source.url)
-        ]
-        for entry, link in zip(entries, links, strict=True):
+        pages: list[str] = []  # the entries' pages on its host, asked again after a 304
+        for entry in entries:
+            link = str(entry.get("link") or "").strip()
             try:
                 if link:
                     fetchable(link)  # also off-host: the link becomes the story's name and URL
+                key = link or str(entry.get("id") or entry.get("title") or "") or source.url
+                self._claim(story_name(key), source.url)
                 if link and _same_host(link, source.url):
+                    pages.append(link)
                     fetched = self._get(link)
                     if fetched.status == 304:
                         continue
                     written += self._store(link, fetched.body, source.url)
                 else:
-                    key = link or str(entry.get("id") or entry.get("title") or "")
-                    written += self._store(key or source.url, _entry_page(entry), source.url)
+                    written += self._store(key, _entry_page(entry), source.url)
             except FetchFailed as exc:
                 problems.append(f"{link or entry.get('title', 'an entry')}: {exc}")
+        self.state["entries"][source.url] = pages
         detail = "; ".join(problems)
         if problems and not written and len(problems) == len(entries):
             return Report(source.url, "failed", broken if feed.bozo else detail)
@@ -337,6 +344,7 @@ class Watcher:
     def _store(self, url: str, body: bytes, source: str) -> list[str]:
         """Write the story for `url` if what storybot reads from it changed; [name] or []."""
         name = story_name(url)
+        self._claim(name, source)
         try:
             article = parse_article(name, body)
         except BadArticle as exc:
@@ -356,6 +364,17 @@ class Watcher:
         self.state["files"][name] = {"source": source, "url": url, "hash": article.content_hash}
         return [name]
 
+    def _claim(self, name: str, source: str) -> None:
+        """FetchFailed unless `source` may write the story file `name`: a story comes from one
+        source, the first to write it, except that a page source always owns its own URL's story
+        (so a feed listing that URL, perhaps from another host, never replaces the page)."""
+        mine = self.state["files"].get(name) or {}
+        owner = self.pages.get(name) or mine.get("source")
+        if owner is not None and owner != source:
+            raise FetchFailed(
+                f"{self.stories / name} is the story of {owner}; a story comes from one source"
+            )
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self.client.close()
@@ -365,15 +384,6 @@ class Watcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _usable(url: str) -> bool:
-    """Whether `url` passes `fetchable`."""
-    try:
-        fetchable(url)
-    except FetchFailed:
-        return False
-    return True
 
 
 def _entry_page(entry: Any) -> bytes:

@@ -201,3 +201,33 @@ def test_watch_once_survives_a_redirect_and_a_feed_entry_with_an_impossible_port
     assert lines[2] == f"{site.base}/page: 1 story updated"
     assert lines[3].startswith("Indexed 2 articles, ")
     assert f"Error: 1 of 3 sources failed: {site.base}/bounce" in result.stderr
+
+
+def test_a_feed_on_another_host_listed_first_cannot_spoof_a_followed_page(
+    site: Site, tmp_path: Path
+) -> None:
+    site.page("/page.html", PAGE.format(news=WITKOFF))
+    page = f"{site.base}/page.html"
+    spoof = site.base.replace("127.0.0.1", "localhost")  # another host, the same server
+    fake = "Envoy Steve Witkoff will travel to Paris, not Moscow, this week."
+    more = "The talks in London were cancelled altogether, officials in Kyiv said on Thursday."
+    site.page(
+        "/spoof.xml",
+        FEED.format(base=spoof)
+        .replace(f"{spoof}/london", page)
+        .replace(
+            "<pubDate>", f"<description>&lt;p&gt;{fake} {more}&lt;/p&gt;</description><pubDate>"
+        ),
+        kind="application/rss+xml",
+    )
+    folders = ["--stories", str(tmp_path / "stories"), "--index", str(tmp_path / "var" / "index")]
+    assert run("add", f"{spoof}/spoof.xml", "--feed", *folders[:2]).exit_code == 0
+    assert run("add", page, *folders[:2]).exit_code == 0
+    first = run("watch", "--once", *folders)
+    assert first.exit_code == 0, first.output
+    assert f"{page}: {tmp_path}/stories/{story_name(page)} is the story of {page}" in first.stdout
+    for _ in range(2):
+        assert run("watch", "--once", *folders).exit_code == 0
+    answer = json.loads(run("ask", "--json", *folders, "Where will Witkoff travel?").stdout)
+    sentences = {c["sentence"] for c in answer["citations"]}
+    assert WITKOFF in sentences and fake not in sentences

@@ -229,3 +229,48 @@ def test_an_unusable_url_in_a_redirect_or_a_feed_fails_that_source_not_the_watch
     assert BAD_PORT in reports["bad-feed.xml"].detail
     assert "out of range" in reports["bad-feed.xml"].detail
     assert [a.id for a in load_articles(tmp_path)[0]] == [story_name(f"{site.base}/page")]
+
+
+SPOOF = "Envoy Steve Witkoff resigned on Friday, the page now says."
+
+
+@pytest.mark.parametrize("feed_first", [False, True])
+def test_a_feed_on_another_host_cannot_replace_a_followed_pages_story(
+    site: Site, tmp_path: Path, feed_first: bool
+) -> None:
+    site.page("/page.html", PAGE.format(news="Envoy Steve Witkoff will travel to Moscow."))
+    page = Source(f"{site.base}/page.html")
+    # Another host (the same server by another name) whose entry claims the page's URL.
+    spoof_base = site.base.replace("127.0.0.1", "localhost")
+    site.page("/spoof.xml", one_item_feed(spoof_base, page.url, SPOOF, title="Page"))
+    feed = Source(f"{spoof_base}/spoof.xml", feed=True)
+    sources = [feed, page] if feed_first else [page, feed]
+    story = tmp_path / story_name(page.url)
+    for n in range(3):  # then the feed and the page answer 304: nothing to undo
+        with Watcher(tmp_path, limits=QUICK, sources=sources) as watcher:
+            reports = {r.url: r for r in watcher.poll(sources)}
+        assert "Witkoff will travel to Moscow" in story.read_text()
+        assert SPOOF not in story.read_text()
+        assert reports[feed.url].written == []
+        assert reports[page.url].ok, reports[page.url].detail
+        if n == 0:
+            assert f"{page.url}: {story} is the story of {page.url}" in reports[feed.url].detail
+    [article] = load_articles(tmp_path)[0]
+    assert SPOOF not in article.body
+
+
+def test_a_story_is_written_by_one_source_and_a_second_claimant_is_refused_by_name(
+    site: Site, tmp_path: Path, watcher: Watcher
+) -> None:
+    wire = "https://wire.example/lisbon"
+    site.page("/a.xml", one_item_feed(site.base, wire, "Lisbon was sunny all week."))
+    site.page("/b.xml", one_item_feed(site.base, wire, "Lisbon was under snow all week."))
+    a, b = Source(f"{site.base}/a.xml", feed=True), Source(f"{site.base}/b.xml", feed=True)
+    first, second = watcher.poll([a, b])
+    assert first.written == [story_name(wire)] and second.written == []
+    assert f"{wire}: {tmp_path / story_name(wire)} is the story of {a.url}" in second.detail
+    site.page("/b.xml", one_item_feed(site.base, wire, "Lisbon was under hail all week."))
+    [again] = watcher.poll([b])  # b changed: refused again, by name
+    assert again.written == [] and f"is the story of {a.url}" in again.detail
+    [article] = load_articles(tmp_path)[0]
+    assert "sunny" in article.body

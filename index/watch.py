@@ -1,10 +1,11 @@
 """Following the newsroom's pages and feeds: fetch what changed, write it as a story file.
 
 Each configured source (index/sources.py) is fetched with a conditional request (ETag,
-Last-Modified: a 304 costs the newsroom nothing), a timeout, bounded retries with backoff and a
-size limit. A page becomes one story; a feed's entries become one story each — the entry's own
-page when it is on the feed's host (read by the same HTML reader as a `.html` file), else the
-entry's content as the feed gives it. A story is written as `stories/web/<host>/<slug>.html`, its
+Last-Modified: a 304 costs the newsroom nothing), a timeout per read and a deadline for the
+whole fetch and for the source's poll, bounded retries with backoff and a size limit. A page
+becomes one story; a feed's entries become one story each — the entry's own page when it is on
+the feed's host (read by the same HTML reader as a `.html` file), else the entry's content as
+the feed gives it. A story is written as `stories/web/<host>/<slug>.html`, its
 name made from the URL (so its id stays the same across edits), and only when the text storybot
 reads from it changed. Redirects are followed only on the same host: a page that redirects
 elsewhere is refused, as is any URL not in sources.yaml.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import time
@@ -54,7 +56,9 @@ class FetchFailed(StorybotError):
 class Limits:
     """How patient and how trusting fetching is."""
 
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds for a connection or one read
+    deadline: float = 30.0  # seconds for a whole fetch: tries, waits, redirects and body
+    per_source: float = 120.0  # seconds for a source's poll: a feed and its entries' pages
     retries: int = 2
     backoff: float = 1.0  # seconds before the first retry, doubled after each
     max_bytes: int = MAX_PAGE_BYTES
@@ -136,16 +140,25 @@ def fetch(
     modified: str | None = None,
     limits: Limits = Limits(),
     sleep: Callable[[float], None] = time.sleep,
+    until: float | None = None,
 ) -> Fetched:
-    """GET `url` conditionally, retrying what may pass; FetchFailed with the reason otherwise."""
+    """GET `url` conditionally, retrying what may pass; FetchFailed with the reason otherwise.
+
+    The whole fetch — its tries, the waits between them, redirects and the body — ends by
+    `limits.deadline` seconds from now (or `until`, a `time.monotonic()` time, if sooner): the
+    per-read timeout alone let a server dripping a byte every 2 s hold a watch for hours.
+    """
     fetchable(url)
+    started = time.monotonic()
+    until = min(until or math.inf, started + limits.deadline)
     delay = limits.backoff
     for attempt in range(limits.retries + 1):
         try:
-            return _fetch_once(client, url, etag, modified, limits)
+            return _fetch_once(client, url, etag, modified, limits, (until, until - started))
         except _Retry as exc:
-            if attempt == limits.retries:
-                raise FetchFailed(f"{exc} (after {attempt + 1} tries)") from None
+            tries = f"after {attempt + 1} {'try' if attempt == 0 else 'tries'}"
+            if attempt == limits.retries or time.monotonic() + delay >= until:
+                raise FetchFailed(f"{exc} ({tries})") from None
             sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
@@ -156,8 +169,15 @@ class _Retry(Exception):
 
 
 def _fetch_once(
-    client: httpx.Client, url: str, etag: str | None, modified: str | None, limits: Limits
+    client: httpx.Client,
+    url: str,
+    etag: str | None,
+    modified: str | None,
+    limits: Limits,
+    deadline: tuple[float, float],
 ) -> Fetched:
+    """One try of `fetch`; `deadline` is when it must end and how long the fetch was given."""
+    until, allowed = deadline
     headers = {"Accept": "text/html,application/xhtml+xml,application/rss+xml,*/*;q=0.5"}
     if etag:
         headers["If-None-Match"] = etag
@@ -165,8 +185,13 @@ def _fetch_once(
         headers["If-Modified-Since"] = modified
     target = url
     for _ in range(MAX_REDIRECTS + 1):
+        # Each wait (connect, a read) is cut to what is left, so the deadline also bounds a
+        # server that stops sending altogether.
+        timeout = min(limits.timeout, until - time.monotonic())
+        if timeout <= 0:
+            raise FetchFailed(_late(allowed, 0))
         try:
-            with client.stream("GET", target, headers=headers, timeout=limits.timeout) as resp:
+            with client.stream("GET", target, headers=headers, timeout=timeout) as resp:
                 if resp.has_redirect_location:
                     location = _redirect_target(resp)
                     if not _same_host(location, url):
@@ -190,6 +215,8 @@ def _fetch_once(
                     body += chunk
                     if len(body) > limits.max_bytes:
                         raise FetchFailed(_too_big(len(body), limits.max_bytes))
+                    if time.monotonic() > until:
+                        raise FetchFailed(_late(allowed, len(body)))
                 return Fetched(
                     200,
                     bytes(body),
@@ -197,7 +224,7 @@ def _fetch_once(
                     modified=resp.headers.get("last-modified"),
                 )
         except httpx.TimeoutException:
-            raise _Retry(f"no answer within {limits.timeout:g} s") from None
+            raise _Retry(f"no answer within {timeout:.3g} s") from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise _Retry(f"the connection broke off ({exc.__class__.__name__})") from None
         except httpx.ConnectError as exc:
@@ -207,6 +234,11 @@ def _fetch_once(
         except (httpx.InvalidURL, ValueError) as exc:  # httpx refusing what check_url allowed
             raise FetchFailed(f"cannot fetch {target} or follow its answer ({exc})") from None
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _late(allowed: float, received: int) -> str:
+    got = f"; {received / 1024:.1f} kB had come" if received else ""
+    return f"no complete answer within {allowed:.3g} s{got}"
 
 
 def _too_big(size: int, limit: int) -> str:
@@ -233,6 +265,7 @@ class Watcher:
             event_hooks={"response": [_check_redirect]},
         )
         self.limits, self.sleep = limits, sleep
+        self._until = math.inf  # when the poll of the current source must end
         self.state = self._load_state()
 
     def _load_state(self) -> dict[str, Any]:
@@ -259,6 +292,7 @@ class Watcher:
         reports = []
         try:
             for source in sources:
+                self._until = time.monotonic() + self.limits.per_source
                 try:
                     reports.append(self._poll(source))
                 except FetchFailed as exc:
@@ -270,9 +304,20 @@ class Watcher:
         return reports
 
     def _get(self, url: str) -> Fetched:
+        if time.monotonic() >= self._until:
+            raise FetchFailed(
+                f"not asked: the source's poll took its {self.limits.per_source:g} s; "
+                "the next poll asks again"
+            )
         seen = self.state["validators"].get(url, {})
         fetched = fetch(
-            self.client, url, seen.get("etag"), seen.get("modified"), self.limits, self.sleep
+            self.client,
+            url,
+            seen.get("etag"),
+            seen.get("modified"),
+            self.limits,
+            self.sleep,
+            until=self._until,
         )
         if fetched.status == 200 and (fetched.etag or fetched.modified):
             self.state["validators"][url] = {"etag": fetched.etag, "modified": fetched.modified}

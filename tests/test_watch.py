@@ -4,6 +4,7 @@ and fails on demand."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from index.articles import load_articles
 from index.sources import BadSources, Source, add_source, load_sources
-from index.watch import Limits, Watcher, describe, story_name
+from index.watch import Limits, Report, Watcher, describe, story_name
 from website import FEED, PAGE, Site
 
 QUICK = Limits(timeout=0.5, retries=1, backoff=0.01, max_bytes=64 * 1024)
@@ -274,3 +275,41 @@ def test_a_story_is_written_by_one_source_and_a_second_claimant_is_refused_by_na
     assert again.written == [] and f"is the story of {a.url}" in again.detail
     [article] = load_articles(tmp_path)[0]
     assert "sunny" in article.body
+
+
+def test_a_dripping_source_fails_by_its_deadline_and_the_rest_are_polled(
+    site: Site, tmp_path: Path
+) -> None:
+    # A byte every 0.1 s never trips the 0.5 s read timeout: 100 kB would take three hours.
+    site.drip("/drip", PAGE.format(news="x" * 100_000).encode(), every=0.1)
+    site.page("/page", PAGE.format(news="Envoy Steve Witkoff will travel to Moscow."))
+    items = "".join(
+        f"<item><title>Drip {n}</title><link>{site.base}/drip{n}</link></item>" for n in range(3)
+    )
+    for n in range(3):
+        site.drip(f"/drip{n}", PAGE.format(news="x" * 100_000).encode(), every=0.1)
+    site.page("/feed.xml", f"<rss><channel><title>Drips</title>{items}</channel></rss>")
+    sources = [
+        Source(f"{site.base}/drip"),
+        Source(f"{site.base}/feed.xml", feed=True),
+        Source(f"{site.base}/page"),
+    ]
+    limits = Limits(timeout=0.5, deadline=1.5, per_source=2.5, retries=1, backoff=0.01)
+    reports: list[Report] = []
+
+    def poll() -> None:
+        with Watcher(tmp_path, limits=limits) as watcher:
+            reports.extend(watcher.poll(sources))
+
+    polling = threading.Thread(target=poll, daemon=True)
+    polling.start()
+    polling.join(timeout=60)
+    assert not polling.is_alive(), "the dripping page held the poll"
+    drip, feed, page = reports
+    assert drip.status == "failed" and "no complete answer within 1.5 s" in drip.detail
+    assert "kB had come" in drip.detail
+    # Two entries take the feed's 2.5 s; the third is left for the next poll.
+    assert feed.status == "failed", feed.detail
+    assert feed.detail.count("no complete answer within") == 2
+    assert f"{site.base}/drip2: not asked: the source's poll took its 2.5 s" in feed.detail
+    assert page.status == "changed"

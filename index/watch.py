@@ -349,21 +349,31 @@ class Watcher:
         written: list[str] = []
         problems: list[str] = []
         pages: list[str] = []  # the entries' pages on its host, asked again after a 304
+        # Each story of this poll: what it was made of (None: a fetched page) and its entry's id.
+        seen: dict[str, tuple[bytes | None, str]] = {}
         for entry in entries:
             link = str(entry.get("link") or "").strip()
+            guid = str(entry.get("id") or "").strip()
             try:
                 if link:
                     fetchable(link)  # also off-host: the link becomes the story's name and URL
-                key = link or str(entry.get("id") or entry.get("title") or "") or source.url
+                key = link or guid or str(entry.get("title") or "") or source.url
+                on_host = bool(link) and _same_host(link, source.url)
+                page = None if on_host else _entry_page(entry)
+                if key in seen:
+                    if seen[key][0] == page:
+                        continue  # the same story listed twice: stored once
+                    key = _other_key(key, guid, seen)
+                seen[key] = (page, guid)
                 self._claim(story_name(key), source.url)
-                if link and _same_host(link, source.url):
+                if page is None:
                     pages.append(link)
                     fetched = self._get(link)
                     if fetched.status == 304:
                         continue
                     written += self._store(link, fetched.body, source.url)
                 else:
-                    written += self._store(key, _entry_page(entry), source.url)
+                    written += self._store(key, page, source.url)
             except FetchFailed as exc:
                 problems.append(f"{link or entry.get('title', 'an entry')}: {exc}")
         self.state["entries"][source.url] = pages
@@ -429,6 +439,19 @@ class Watcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _other_key(key: str, guid: str, seen: dict[str, tuple[bytes | None, str]]) -> str:
+    """The story key of an entry whose link (or id) an earlier entry of the feed has, with other
+    text: its own id beside the link (a live blog's updates share the page's link), so neither
+    is lost; FetchFailed, naming it, when no id tells the two apart."""
+    other = f"{key}#{guid}"
+    if not guid or guid in (key, seen[key][1]) or other in seen:
+        raise FetchFailed(
+            "listed again in the feed, with other text and nothing telling the two apart "
+            "(no other guid); the first is kept"
+        )
+    return other
 
 
 def _entry_page(entry: Any) -> bytes:

@@ -313,3 +313,43 @@ def test_a_dripping_source_fails_by_its_deadline_and_the_rest_are_polled(
     assert feed.detail.count("no complete answer within") == 2
     assert f"{site.base}/drip2: not asked: the source's poll took its 2.5 s" in feed.detail
     assert page.status == "changed"
+
+
+def item(title: str, link: str, text: str, guid: str | None = None) -> str:
+    tag = f"<guid>{guid}</guid>" if guid else ""
+    return (
+        f"<item><title>{title}</title><link>{link}</link>{tag}"
+        f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
+    )
+
+
+def test_entries_sharing_a_link_or_guid_lose_nothing_silently_and_rewrite_nothing(
+    site: Site, tmp_path: Path, watcher: Watcher
+) -> None:
+    live, wire = "https://live.example/ukraine", "https://wire.example/lisbon"
+    weather = "Lisbon was sunny and warm all week, the weather service said on Friday."
+    items = [
+        item("Live: 09:00", live, "Talks began at Lancaster House at nine o'clock.", "u1"),
+        item("Live: 10:00", live, "The talks broke for lunch without a statement.", "u2"),
+        item("Lisbon", wire, weather, "w1"),
+        item("Lisbon", wire, weather, "w1"),  # an exact repeat: one story
+        item("Lisbon again", wire, "Lisbon was under snow for a day and a night.", "w1"),
+        item("On site", f"{site.base}/london", "ignored: the page is read", "s1"),
+        item("On site again", f"{site.base}/london", "ignored too", "s2"),
+    ]
+    site.page("/london", PAGE.format(news="Talks resume in London next week."))
+    rss = f"<rss><channel><title>Wire</title>{''.join(items)}</channel></rss>"
+    site.page("/feed.xml", rss, kind="application/rss+xml", etag=False)  # never a 304
+    feed = Source(f"{site.base}/feed.xml", feed=True)
+    [first] = watcher.poll([feed])
+    assert len(first.written) == len(set(first.written)) == 4, first
+    bodies = sorted(a.body for a in load_articles(tmp_path)[0])
+    assert len(bodies) == 4 and any("broke for lunch" in b for b in bodies)
+    assert any("nine o'clock" in b for b in bodies) and any("sunny" in b for b in bodies)
+    assert first.detail == (
+        f"{wire}: listed again in the feed, with other text and nothing telling the two apart "
+        "(no other guid); the first is kept"
+    )
+    assert [path for path, _ in site.requests].count("/london") == 1
+    [second] = watcher.poll([feed])  # the same feed again: nothing to write, nothing to rebuild
+    assert second.written == [] and second.status == "unchanged"

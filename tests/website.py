@@ -50,11 +50,17 @@ class Site:
     slow: float = 0.0
     redirects: dict[str, str] = field(default_factory=dict)  # path: Location, as given
     drips: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # path: body, seconds/byte
+    no_etag: set[str] = field(default_factory=set)  # paths served without validators
     base: str = ""
     folder: Path | None = None  # files served as they are now, for a site edited by hand
 
-    def page(self, path: str, body: str, kind: str = "text/html", status: int = 200) -> None:
+    def page(
+        self, path: str, body: str, kind: str = "text/html", status: int = 200, etag: bool = True
+    ) -> None:
+        """Serve `body` at `path`; with `etag=False`, without validators (never a 304)."""
         self.pages[path] = (status, kind, body)
+        if not etag:
+            self.no_etag.add(path)
 
     def redirect(self, path: str, location: str) -> None:
         """Answer `path` with a 302 to `location`, whatever it says."""
@@ -109,6 +115,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             status, kind, body = site.pages.get(self.path) or site.file(self.path)
             raw = body.encode("utf-8")
             etag = f'"{hash(raw) & 0xFFFFFFFF:x}"'
+            if self.path in site.no_etag:
+                self._send(status, raw, {"Content-Type": kind})
+                return
             if status == 200 and self.headers.get("If-None-Match") == etag:
                 self._send(304, b"", {"ETag": etag})
                 return

@@ -20,6 +20,7 @@ failing source is reported with its URL and the reason, and the others go on.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import json
@@ -27,7 +28,8 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,10 +284,12 @@ class Watcher:
         return data
 
     def _save_state(self) -> None:
+        """Write the state; StorybotError, leaving the old file whole, when it cannot be."""
         path = self.stories / STATE_FILE
-        tmp = path.with_name(f"{path.name}.tmp")
-        tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            _write_whole(path, json.dumps(self.state, indent=1, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            raise StorybotError(f"cannot save {path} ({_why(exc)})") from None
 
     def poll(self, sources: Iterable[Source]) -> list[Report]:
         """Poll each source once; every source gets a report, a failure stops none of the rest."""
@@ -297,10 +301,13 @@ class Watcher:
                     reports.append(self._poll(source))
                 except FetchFailed as exc:
                     reports.append(Report(source.url, "failed", str(exc)))
-        finally:
+        except BaseException:
             # Also when Ctrl-C stops a poll half way: a story written but not recorded as
             # storybot's would be refused as someone else's file on every later poll.
-            self._save_state()
+            with suppress(StorybotError):
+                self._save_state()
+            raise
+        self._save_state()
         return reports
 
     def _get(self, url: str) -> Fetched:
@@ -412,10 +419,11 @@ class Watcher:
             )
         if mine is not None and mine.get("hash") == article.content_hash and path.exists():
             return []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(body)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_whole(path, body)
+        except OSError as exc:
+            raise FetchFailed(f"cannot write {path} ({_why(exc)})") from None
         self.state["files"][name] = {"source": source, "url": url, "hash": article.content_hash}
         return [name]
 
@@ -439,6 +447,25 @@ class Watcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary file renamed over it: readers never see half of it, and
+    a failed write (a full disk) leaves the old file and no temporary one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in a few words: `disk full`, else its strerror."""
+    if exc.errno == errno.ENOSPC:
+        return "disk full"
+    return exc.strerror or str(exc)
 
 
 def _other_key(key: str, guid: str, seen: dict[str, tuple[bytes | None, str]]) -> str:
@@ -479,16 +506,19 @@ def watch(
     say: Callable[[str], None] = print,
     stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
+    poll: Callable[[Sequence[Source]], list[Report]] | None = None,
 ) -> None:
     """Poll each source on its own interval until `stop()`, saying one line for each poll that
     changed a story or failed (see `worth_saying`); `on_poll` gets each round's reports (the
-    caller rebuilds the index when they wrote stories)."""
+    caller rebuilds the index when they wrote stories). `poll` polls a round's sources (by
+    default `watcher.poll`)."""
+    poll = poll or watcher.poll
     due = dict.fromkeys(range(len(sources)), clock())
     while not stop():
         now = clock()
         ready = [i for i, at in due.items() if at <= now]
         if ready:
-            reports = watcher.poll([sources[i] for i in ready])
+            reports = poll([sources[i] for i in ready])
             for i in ready:
                 due[i] = now + sources[i].every
             for report in reports:

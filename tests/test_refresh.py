@@ -4,13 +4,17 @@ folder (a watch stopped between writing and indexing catches up on its next star
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from bot.engine import build
 from bot.refresh import refresh_forever, refresh_once
 from bot.settings import BotSettings
+from index.articles import parse_article
 from index.sources import Source
-from index.watch import Limits
+from index.watch import Limits, story_name
 from support import SEED_FILE, FakeEmbedder
 from website import PAGE, Site
 
@@ -58,3 +62,58 @@ def test_a_rebuild_follows_a_poll_that_wrote_or_an_index_behind_its_folder(
     assert builds == [1, 2] and len(lines) == 1
     outcome = refresh_once(settings.stories, settings.index, sources, rebuild, lines.append, QUICK)
     assert not outcome.rebuilt and not outcome.failed and builds == [1, 2]
+
+
+def test_the_daemon_outlives_any_sources_fault_and_a_failed_rebuild(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = BotSettings(stories=tmp_path / "stories", index=tmp_path / "var" / "index")
+    (settings.stories / "web").mkdir(parents=True)
+    (settings.stories / "web" / "localhost").write_text("a file where a folder would go")
+    site.page("/page", PAGE.format(news="Envoy Steve Witkoff will travel to Moscow."))
+    site.page("/boom", PAGE.format(news="A page that trips a bug nobody foresaw."))
+    local = site.base.replace("127.0.0.1", "localhost")
+    sources = [Source(f"{site.base}/boom"), Source(f"{local}/page"), Source(f"{site.base}/page")]
+
+    def parse(name: str, raw: bytes) -> object:
+        if b"nobody foresaw" in raw:
+            raise RuntimeError("an unforeseen bug")
+        return parse_article(name, raw)
+
+    monkeypatch.setattr("index.watch.parse_article", parse)
+    builds: list[int] = []
+
+    def rebuild() -> None:
+        if not builds:
+            builds.append(0)
+            raise RuntimeError("the first build broke")
+        report, _ = build(settings, FakeEmbedder())
+        builds.append(report.articles)
+
+    lines: list[str] = []
+    now = [0.0]  # a clock that the loop's sleeps move on
+
+    def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 1.0)
+
+    refresh_forever(
+        settings.stories,
+        settings.index,
+        [replace(s, every=30.0) for s in sources],
+        rebuild,
+        say=lines.append,
+        limits=QUICK,
+        stop=rounds(40),  # the sources are polled again 30 s (of the fake clock) later
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    assert lines[:3] == [
+        f"{site.base}/boom: failed: RuntimeError: an unforeseen bug",
+        f"{local}/page: failed: cannot write {settings.stories}/{story_name(f'{local}/page')} "
+        "(File exists)",
+        f"{site.base}/page: 1 story updated",
+    ]
+    assert lines[3] == (
+        "Error: the rebuild failed (RuntimeError: the first build broke); watching goes on"
+    )
+    assert builds == [0, 1], "the next round built what the failed one could not"

@@ -3,6 +3,8 @@ which then pushes a question to it over HTTP on 127.0.0.1, secret header and all
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -11,6 +13,7 @@ from pydantic import SecretStr
 from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.telegram.app import build_application, webhook_options
+from bot.telegram.webhook import MAX_UPDATE_BYTES, SECRET_HEADER, serve_webhook
 from fakebot import FakeBotAPI
 from index.errors import BadSettings
 
@@ -70,10 +73,9 @@ async def test_question_pushed_to_the_webhook_is_answered(
     app = build_application(settings, seed_engine)
     options = webhook_options(settings) | {"listen": "127.0.0.1"}
     await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_webhook(**options)
+    serving = asyncio.create_task(serve_webhook(app, options))
     try:
+        await server.await_for("setWebhook", 1, timeout=30)
         assert server.webhook["url"] == f"http://127.0.0.1:{port}/hook"
         assert server.webhook["secret_token"] == options["secret_token"]
         update = server.private_text("Who is Steve Witkoff?")
@@ -82,6 +84,79 @@ async def test_question_pushed_to_the_webhook_is_answered(
         assert WITKOFF in sent["text"]
         assert server.sent("getUpdates") == [], "webhook mode must not poll"
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    assert not app.running
+
+
+def post_headers(port: int, path: str, headers: dict[str, str], body: bytes = b"") -> str:
+    """Send a POST's headers (and `body`, if any, of what they declare) and return the status
+    line the server answers with, without sending more: "" if it closes without one."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
+        answer = b""
+        while b"\r\n" not in answer:
+            part = sock.recv(4096)  # a server waiting for the rest of the body times this out
+            if not part:
+                break
+            answer += part
+        return answer.split(b"\r\n")[0].decode()
+
+
+async def test_the_webhook_refuses_a_request_by_its_headers_without_reading_its_body(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    port = free_port()
+    settings = seed_settings.model_copy(
+        update={
+            "token": SecretStr(server.token),
+            "base_url": server.url,
+            "webhook_url": f"http://127.0.0.1:{port}/hook",
+            "port": port,
+        }
+    )
+    app = build_application(settings, seed_engine)
+    options = webhook_options(settings) | {"listen": "127.0.0.1"}
+    secret = options["secret_token"]
+    await app.initialize()
+    serving = asyncio.create_task(serve_webhook(app, options))
+    json_ = {"Content-Type": "application/json"}
+    huge = {**json_, "Content-Length": str(95 * 10**6)}  # declared, never sent
+    try:
+        await server.await_for("setWebhook", 1, timeout=30)
+        # Answered from the headers alone: before, the whole 95 MB body was read first.
+        no_secret = await asyncio.to_thread(post_headers, port, "/hook", huge)
+        assert no_secret == "HTTP/1.1 403 Wrong or missing secret"
+        wrong = {**huge, SECRET_HEADER: "not-" + secret}
+        assert (await asyncio.to_thread(post_headers, port, "/hook", wrong)).startswith(
+            "HTTP/1.1 403"
+        )
+        too_big = {**huge, SECRET_HEADER: secret}
+        assert (await asyncio.to_thread(post_headers, port, "/hook", too_big)).startswith(
+            "HTTP/1.1 413"
+        )
+        elsewhere = await asyncio.to_thread(post_headers, port, "/other", huge)
+        assert elsewhere.startswith("HTTP/1.1 400"), "over the server's cap on any path"
+        chunked = {**json_, SECRET_HEADER: secret, "Transfer-Encoding": "chunked"}
+        grown = f"{MAX_UPDATE_BYTES + 1:x}\r\n".encode() + b"{" * (MAX_UPDATE_BYTES + 1)
+        assert not (
+            await asyncio.to_thread(post_headers, port, "/hook", chunked, grown)
+        ).startswith("HTTP/1.1 200")
+        not_json = {SECRET_HEADER: secret, "Content-Type": "text/plain", "Content-Length": "2"}
+        assert (await asyncio.to_thread(post_headers, port, "/hook", not_json, b"{}")).startswith(
+            "HTTP/1.1 415"
+        )
+        garbage = {**json_, SECRET_HEADER: secret, "Content-Length": "5"}
+        assert (await asyncio.to_thread(post_headers, port, "/hook", garbage, b"nope!")).startswith(
+            "HTTP/1.1 400"
+        )
+        # ... and Telegram's own delivery still gets through.
+        server.private_text("Who is Steve Witkoff?")
+        (sent,) = await server.await_for("sendMessage", 1, timeout=60)
+        assert WITKOFF in sent["text"]
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving

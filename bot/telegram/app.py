@@ -1,4 +1,5 @@
-"""The Telegram application: `build_application()` wires the handlers, `run_bot()` polls.
+"""The Telegram application: `build_application()` wires the handlers, `run_bot()` polls or
+serves the webhook (`bot/telegram/webhook.py`).
 
 The index is loaded once before the application is built and kept in `bot_data`; a background
 task swaps in a newly built index without a restart. With STORYBOT_REDIS_URL the worker shares
@@ -56,6 +57,7 @@ from bot.telegram.followers import install_followers, tell_followers
 from bot.telegram.guard import install_guard
 from bot.telegram.redact import redact, redact_in_logs
 from bot.telegram.request import TolerantRequest
+from bot.telegram.webhook import serve_webhook
 from index.errors import BadSettings, TelegramUnreachable
 
 log = logging.getLogger(__name__)
@@ -320,7 +322,7 @@ def configure_logging(settings: BotSettings) -> None:
 
 
 def webhook_options(settings: BotSettings) -> dict[str, Any]:
-    """`start_webhook`/`run_webhook` arguments: listen on $PORT at the URL's path, with a secret.
+    """`serve_webhook`'s options: listen on $PORT at the URL's path, with a secret.
 
     Without `STORYBOT_WEBHOOK_SECRET` a random secret is made per start (Telegram is told it
     by `setWebhook`), so a forged POST without it is refused; it is never logged. Several
@@ -366,8 +368,9 @@ def run_bot(settings: BotSettings) -> None:
     engine = open_engine(settings, build_missing=settings.redis_url is None, say=log.info)
     engine.encoder.encode(["warm up"])  # load the model now, not on the first reader's question
     application = build_application(settings, engine)
-    # run_polling/run_webhook run on the current event loop and skip initialize() once it has
-    # succeeded, so connecting on that same loop first leaves PTB's HTTP clients valid.
+    # run_polling and serve_webhook run on the current event loop, and run_polling skips
+    # initialize() once it has succeeded, so connecting on that loop first leaves PTB's HTTP
+    # clients valid.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -384,7 +387,15 @@ def run_bot(settings: BotSettings) -> None:
     if settings.webhook_url:
         options = webhook_options(settings)
         log.info("storybot is listening for webhook calls on port %s", options["port"])
-        application.run_webhook(**options)
+        try:
+            _until_stopped(loop, serve_webhook(application, options))
+        except TelegramError as exc:  # setWebhook refused: the URL, most likely
+            raise BadSettings(
+                f"Telegram refused the webhook {settings.webhook_url} ({exc}); check "
+                "STORYBOT_WEBHOOK_URL"
+            ) from None
+        finally:
+            loop.close()
         return
     log.info("storybot is polling %s", settings.api_urls()[0])
     application.run_polling(allowed_updates=Update.ALL_TYPES)

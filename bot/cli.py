@@ -96,9 +96,12 @@ class _Unusable(click.ClickException):
 
 
 def _failure(exc: StorybotError) -> click.ClickException:
-    """The one-line `Error: …` for a library error (exit 2 for NotAnIndex, else 1)."""
+    """The one-line `Error: …` for a library error (exit 2 for NotAnIndex, else 1), with the
+    token masked (it can be part of a URL the message quotes)."""
+    from bot.telegram.redact import redact
+
     kind = _WrongPlace if isinstance(exc, NotAnIndex) else click.ClickException
-    return kind(str(exc))
+    return kind(redact(str(exc)))
 
 
 def _engine(settings: BotSettings) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,3 +106,46 @@ def test_storybot_run_with_a_rejected_token_exits_without_printing_it(
     assert result.returncode == 1, output
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
     assert_clean(output)
+
+
+def test_a_token_in_the_base_url_is_masked_in_the_final_error_line(
+    seed_settings: BotSettings, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": DISTINCTIVE,
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{closed}/bot{DISTINCTIVE}",
+        "STORYBOT_CONNECT_RETRIES": "1",
+        "STORYBOT_CONNECT_BACKOFF": "0.1",
+        "STORYBOT_STORIES": str(seed_settings.stories),
+        "STORYBOT_INDEX": str(seed_settings.index),
+        "STORYBOT_STATE": str(tmp_path / "state.db"),
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Error: Telegram unreachable at http://127.0.0.1:"), output
+    assert "/bot<token>" in last
+    assert_clean(output)
+
+
+def test_a_token_shaped_string_is_masked_even_when_it_is_not_the_configured_token() -> None:
+    other = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # @BotFather's documentation example
+    assert redact(f"GET https://api.telegram.org/bot{other}/getMe") == (
+        "GET https://api.telegram.org/bot<token>/getMe"
+    )
+    assert (
+        redact("order 12345:ok and 2025-04-23 10:15:00") == "order 12345:ok and 2025-04-23 10:15:00"
+    )

@@ -177,7 +177,7 @@ async def connect(application: Application, settings: BotSettings) -> None:
     from `connect_backoff` up to MAX_CONNECT_WAIT. Raises TelegramUnreachable after
     `connect_retries` retries; InvalidToken is raised at once (retrying cannot fix it).
     """
-    url = settings.api_urls()[0].removesuffix("/bot")
+    url = redact(settings.api_urls()[0].removesuffix("/bot"))
     tries = settings.connect_retries + 1
     for attempt in range(1, tries + 1):
         try:

@@ -7,17 +7,23 @@ covers every logger and every handler (including ones added later, such as pytes
 hosting platform's shipper), and `sys.excepthook` covers an uncaught exception's traceback.
 
 Each secret is masked in three forms: the whole token, its URL-encoded form (`%3A` for `:`), and
-the part after the colon (the bot id before it is public, the rest is the credential).
+the part after the colon (the bot id before it is public, the rest is the credential); and any
+text shaped like a bot token is masked too, registered or not. The CLI's `Error:` lines go
+through the same `redact`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from types import TracebackType
 
 MASK = "<token>"
+# A bot token whether or not it is the configured one (TELEGRAM_BASE_URL may carry another):
+# the bot's id, a colon (or %3A), 30 or more of the characters @BotFather uses.
+_TOKEN_SHAPE = re.compile(r"(?<!\d)\d{3,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
 _SECRETS: set[str] = set()
 _installed = False
 
@@ -32,15 +38,16 @@ def secret_forms(token: str) -> set[str]:
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `<token>`."""
+    """`text` with every registered secret, and anything shaped like a bot token, replaced by
+    `<token>`: the one function every log record, error line and crash output goes through."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    return text
+    return _TOKEN_SHAPE.sub(MASK, text)
 
 
 def _leaks(text: str) -> bool:
-    return any(secret in text for secret in _SECRETS)
+    return any(secret in text for secret in _SECRETS) or _TOKEN_SHAPE.search(text) is not None
 
 
 def _install() -> None:

@@ -20,6 +20,7 @@ from index.limits import MAX_SENTENCES, SUMMARY_SENTENCES
 from index.quality.train_config import TrainConfig
 
 if TYPE_CHECKING:
+    from bot.builder import Builder
     from bot.settings import BotSettings
     from index.stories import Story
 
@@ -169,6 +170,7 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
 
     Example: storybot index --stories stories --index var/index
     """
+    from bot.builder import Builder
     from index.builder import check_replaceable
     from index.changes import folder_state, wait_for_change
 
@@ -178,23 +180,25 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
     except StorybotError as exc:
         raise _failure(exc) from exc
     state = folder_state(settings.stories)
-    problems = _index_once(settings)
-    if strict and problems and not watch:
-        raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")
+    builder = Builder(settings)
     if not watch:
+        problems = _index_once(settings, builder)
+        if strict and problems:
+            raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")
         return
     click.echo(f"Watching {settings.stories} for changes (Ctrl-C stops)", err=True)
     _stop_on_sigterm()
     try:
-        while True:
-            changed = wait_for_change(settings.stories, state)
-            if changed is None:
-                return
+        changed: Any = state
+        while changed is not None:
             state = changed
             try:
-                _index_once(settings)
-            except click.ClickException as exc:  # a bad edit is reported; watching goes on
+                _index_once(settings, builder)
+            except click.ClickException as exc:  # a bad edit, Redis away: said; watching goes on
                 click.echo(f"Error: {exc.format_message()}", err=True)
+            changed = wait_for_change(
+                settings.stories, state, each_poll=lambda: _retry_publish(builder)
+            )
     except KeyboardInterrupt:
         click.echo("Stopped watching.", err=True)
 
@@ -210,37 +214,36 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _index_once(settings: BotSettings) -> list[str]:
+def _index_once(settings: BotSettings, builder: Builder | None = None) -> list[str]:
     """One build (under the Redis builder lock, then published, when Redis is configured);
-    prints what it did and returns the problems found."""
-    from bot.engine import build
+    prints what it did and returns the problems found. A build made but not published is an
+    Error after its `Indexed` line: it stands, and a long-running `builder` retries publishing."""
+    from bot.builder import Builder
     from index.builder import counted
 
     try:
-        if settings.redis_url is None:
-            # A line per stage on stderr; the embedding's progress bars only on a terminal.
-            report, problems = build(settings, progress=True)
-        else:
-            from bot.shared import BuilderLock, connect, publish_build
-
-            client = connect(settings.redis_url.get_secret_value())
-            try:
-                with BuilderLock(client, prefix=settings.redis_prefix):
-                    report, problems = build(settings, progress=True)
-                    publish_build(client, report.path.name, prefix=settings.redis_prefix)
-            finally:
-                client.close()
+        built = (builder or Builder(settings)).build(progress=True)
     except StorybotError as exc:
         raise _failure(exc) from exc
-    for problem in problems:
+    report = built.report
+    for problem in built.problems:
         click.echo(f"warning: skipped {problem}", err=True)
-    published = " (published to the workers)" if settings.redis_url is not None else ""
+    published = " (published to the workers)" if built.published else ""
     click.echo(
         f"Indexed {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
         f"{counted(report.passages, 'passage')} in {report.seconds:.1f} s "
         f"({report.embedded:,} embedded, {report.reused:,} reused) → {settings.index}{published}"
     )
-    return problems
+    if built.unpublished is not None:
+        raise click.ClickException(built.unpublished)
+    return built.problems
+
+
+def _retry_publish(builder: Builder) -> None:
+    """Announce a build Redis did not take, once it does (a line when it did)."""
+    done = builder.retry()
+    if done is not None:
+        click.echo(f"Published build {done} to the workers.")
 
 
 @cli.command("add")
@@ -301,6 +304,7 @@ def watch_command(stories: Path | None, index_dir: Path | None, once: bool) -> N
 
     Example: storybot watch --once
     """
+    from bot.builder import Builder
     from bot.refresh import refresh_forever, refresh_once
     from index.builder import check_replaceable, counted
     from index.sources import SOURCES_FILE, BadSources, format_every, load_sources
@@ -332,10 +336,12 @@ def watch_command(stories: Path | None, index_dir: Path | None, once: bool) -> N
             )
         return
 
+    builder = Builder(settings)
+
     def rebuild() -> None:
         try:
-            _index_once(settings)
-        except click.ClickException as exc:  # a bad story is reported; watching goes on
+            _index_once(settings, builder)
+        except click.ClickException as exc:  # a bad story, Redis away: said; watching goes on
             click.echo(f"Error: {exc.format_message()}", err=True)
 
     intervals = ", ".join(sorted({format_every(s.every) for s in sources}))
@@ -346,7 +352,14 @@ def watch_command(stories: Path | None, index_dir: Path | None, once: bool) -> N
     )
     _stop_on_sigterm()
     try:
-        refresh_forever(settings.stories, settings.index, sources, rebuild, click.echo)
+        refresh_forever(
+            settings.stories,
+            settings.index,
+            sources,
+            rebuild,
+            click.echo,
+            each_round=lambda: _retry_publish(builder),
+        )
     except KeyboardInterrupt:
         click.echo("Stopped watching.", err=True)
 

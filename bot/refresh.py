@@ -78,14 +78,17 @@ def refresh_forever(
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    each_round: Callable[[], object] = lambda: None,
 ) -> None:
     """Poll each source on its own interval until `stop()` (or Ctrl-C, which the caller
-    catches), rebuilding after each poll that wrote stories (and after the first, if needed)."""
+    catches), rebuilding after each poll that wrote stories (and after the first, if needed).
+    `each_round()` runs after each round's polls (the builder retries an announcement there)."""
     first = True
 
     def on_poll(reports: list[Report]) -> None:
         nonlocal first
         try:
+            each_round()
             # Only the first round checks the index against the folder: that reads every story.
             if (first or any(r.written for r in reports)) and needs_rebuild(
                 reports, stories, index

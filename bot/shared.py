@@ -377,11 +377,17 @@ class BuilderLock:
     lost lock cannot delete its successor's)."""
 
     def __init__(
-        self, client: redis.Redis, seconds: float = BUILDER_LOCK_SECONDS, prefix: str = PREFIX
+        self,
+        client: redis.Redis,
+        seconds: float = BUILDER_LOCK_SECONDS,
+        prefix: str = PREFIX,
+        token: str | None = None,
     ) -> None:
         self.client, self.seconds = client, seconds
         self.key = _Keys(prefix)("builder")
-        self.token = uuid.uuid4().hex
+        # A builder taking the lock again with its own token finds it still its own when a
+        # release was lost (Redis silent at the end of a build), not busy for 60 s.
+        self.token = token or uuid.uuid4().hex
         self._extend = client.register_script(_EXTEND_SCRIPT)
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._stop = threading.Event()
@@ -390,7 +396,9 @@ class BuilderLock:
     def __enter__(self) -> BuilderLock:
         millis = int(self.seconds * 1000)
         try:
-            taken = self.client.set(self.key, self.token, nx=True, px=millis)
+            taken = self.client.set(self.key, self.token, nx=True, px=millis) or (
+                self._extend(keys=[self.key], args=[self.token, millis]) == 1
+            )
         except redis.RedisError as exc:
             raise StorybotError(f"cannot take the builder lock: Redis unavailable ({exc})") from exc
         if not taken:
@@ -420,14 +428,36 @@ class BuilderLock:
             log.warning("could not release the builder lock: %s", error)
 
 
-def publish_build(client: redis.Redis, build_id: str, prefix: str = PREFIX) -> None:
+class PublishFailed(StorybotError):
+    """A build was made and stands here, but Redis did not take its announcement."""
+
+
+def publish_build(
+    client: redis.Redis,
+    build_id: str,
+    prefix: str = PREFIX,
+    tries: int = 1,
+    backoff: float = 0.5,
+) -> None:
     """Tell every worker which build to serve: the key (for polling and late starters), then a
-    message on the channel (so running workers load it at once)."""
+    message on the channel (so running workers load it at once). Tried `tries` times, waiting
+    `backoff` seconds (doubling) between; PublishFailed, in words, when Redis took none."""
     keys = _Keys(prefix)
-    pipe = client.pipeline()
-    pipe.set(keys("build"), build_id)
-    pipe.publish(keys(BUILDS_CHANNEL), build_id)
-    pipe.execute()
+    for attempt in range(tries):
+        try:
+            pipe = client.pipeline()
+            pipe.set(keys("build"), build_id)
+            pipe.publish(keys(BUILDS_CHANNEL), build_id)
+            pipe.execute()
+            return
+        except redis.RedisError as exc:
+            if attempt + 1 == tries:
+                raise PublishFailed(
+                    f"build {build_id} stands here, but Redis did not take its announcement to "
+                    f"the workers ({exc}; {tries} {'try' if tries == 1 else 'tries'}); workers "
+                    "reading this index still load it within 5 s"
+                ) from None
+            time.sleep(backoff * 2**attempt)
 
 
 def published_build(client: redis.Redis, prefix: str = PREFIX) -> str | None:

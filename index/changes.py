@@ -37,10 +37,13 @@ def wait_for_change(
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    each_poll: Callable[[], object] = lambda: None,
 ) -> State | None:
     """Block until the folder differs from `since` and then stays still for `debounce`
-    seconds; the new state, or None when `stop()` said to give up."""
+    seconds; the new state, or None when `stop()` said to give up. `each_poll()` runs once a
+    poll while nothing changed (the builder retries an announcement Redis did not take)."""
     while not stop():
+        each_poll()
         state = folder_state(folder)
         if state != since:
             still_since = clock()

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from index.errors import CannotWrite, os_reason
+
 
 class ChatState(Protocol):
     """Key-value state per chat, plus an atomic "may this happen now?" check."""
@@ -54,12 +56,20 @@ def follow_story(state: ChatState, chat_id: int, story_id: str | None) -> None:
 
 def open_sqlite(path: Path | str) -> sqlite3.Connection:
     """A connection to the state database at `path` (`:memory:` for none), shared by threads
-    (the caller holds a lock), autocommitting, in WAL mode so a reader never waits on a writer."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    if str(path) != ":memory:":
-        db.execute("PRAGMA journal_mode=WAL")
+    (the caller holds a lock), autocommitting, in WAL mode so a reader never waits on a writer.
+    CannotWrite, in one line, where it cannot be opened (a read-only disk, no permission)."""
+    try:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        if str(path) != ":memory:":
+            db.execute("PRAGMA journal_mode=WAL")
+    except (OSError, sqlite3.Error) as exc:
+        why = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise CannotWrite(
+            f"cannot open the chat state {path} ({why}); set STORYBOT_STATE to a file storybot "
+            "can write"
+        ) from None
     return db
 
 

@@ -12,6 +12,7 @@ only what a build made, so pointing `--index` at the wrong folder is an error, n
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -31,12 +32,14 @@ from tqdm import tqdm
 from index.articles import Article, Problem, load_articles
 from index.embedder import Encoder
 from index.errors import (
+    CannotWrite,
     EmptyCorpus,
     IndexBusy,
     IndexCorrupt,
     IndexMismatch,
     IndexNotBuilt,
     NotAnIndex,
+    os_reason,
 )
 from index.lexical import lexical_indexes, save_lexical
 from index.manifest import MANIFEST, manifest_or_none, read_manifest, sha256_file, write_json
@@ -60,6 +63,7 @@ from index.versions import record, save_history
 KEEP_BUILDS = 3
 PROGRESS_CHUNK = 256  # texts per encode call under a progress bar: whole batches, fine steps
 _CHOOSE = "choose a new or empty folder for the index (--index or STORYBOT_INDEX)"
+_CHOOSE_WRITABLE = "choose an index folder storybot can write (--index or STORYBOT_INDEX)"
 
 
 @dataclass(frozen=True)
@@ -161,9 +165,15 @@ def check_replaceable(index_dir: Path) -> None:
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's build lock, or raise IndexBusy if another build holds it."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = _lock_path(index_dir)
-    with lock_path.open("a") as handle:
+    try:
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a")
+    except OSError as exc:
+        raise CannotWrite(
+            f"cannot write the build lock {lock_path} ({os_reason(exc)}); {_CHOOSE_WRITABLE}"
+        ) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -337,58 +347,68 @@ def build_index(
         p_vectors, p_new = _embed_passages(p_texts, encoder, cache, progress, say)
 
         builds = _builds_dir(index_dir)
-        builds.mkdir(parents=True, exist_ok=True)
         now = time.time_ns()
         build_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}"
-        tmp = builds / f".tmp-{build_id}"
-        tmp.mkdir()
+        tmp, final = builds / f".tmp-{build_id}", builds / build_id
         say(f"Saving build {build_id}")
-        article_no = {a.id: n for n, a in enumerate(ordered)}
-        write_json(tmp / "articles.json", [asdict(a) for a in ordered])
-        write_json(
-            tmp / "sentences.json",
-            [[article_no[s.article], s.paragraph, s.start, s.end] for s in sentences],
-        )
-        write_json(
-            tmp / "passages.json",
-            [[article_no[p.article], p.paragraph, p.first, p.last] for p in passages],
-        )
-        specs = choose_indexes(len(s_vectors), len(p_vectors), flat_max)
-        for name, vectors in (("sentences", s_vectors), ("passages", p_vectors)):
-            faiss.write_index(
-                make_index(vectors, encoder.dim, specs[name]), str(tmp / f"{name}.faiss")
+        try:
+            builds.mkdir(parents=True, exist_ok=True)
+            _remove_temporaries(builds)  # a killed or failed build's: they only take space
+            tmp.mkdir()
+            article_no = {a.id: n for n, a in enumerate(ordered)}
+            write_json(tmp / "articles.json", [asdict(a) for a in ordered])
+            write_json(
+                tmp / "sentences.json",
+                [[article_no[s.article], s.paragraph, s.start, s.end] for s in sentences],
             )
-            if not specs[name].exact:  # the next rebuild reuses vectors from this copy
-                np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
-        save_lexical(lexical_indexes(sentences, passages), tmp)
-        tokens.save(tmp / "tokens.npz")
-        history = record(build_id, ordered, sentences, current_build(index_dir))
-        save_history(history, tmp)
-        # Answers need only this map; the whole history stays on disk for "what's new".
-        write_json(tmp / REVISIONS_FILE, history.revised)
-        manifest = {
-            "format": FORMAT_VERSION,
-            "build_id": build_id,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": encoder.name,
-            "dim": encoder.dim,
-            "passage_sentences": passage_sentences,
-            "counts": {
-                "articles": len(ordered),
-                "sentences": len(sentences),
-                "passages": len(passages),
-            },
-            "articles": {a.id: a.content_hash for a in ordered},
-            "params": params or {},
-            "vector_index": {name: spec.to_json() for name, spec in specs.items()},
-            "lexical": LEXICAL_VERSION,
-            "splitter": SPLITTER_VERSION,
-            "checksums": {name: sha256_file(tmp / name) for name in _written(tmp)},
-        }
-        write_json(tmp / MANIFEST, manifest)
-        final = builds / build_id
-        tmp.rename(final)
-        _point_to(index_dir, final)
+            write_json(
+                tmp / "passages.json",
+                [[article_no[p.article], p.paragraph, p.first, p.last] for p in passages],
+            )
+            specs = choose_indexes(len(s_vectors), len(p_vectors), flat_max)
+            for name, vectors in (("sentences", s_vectors), ("passages", p_vectors)):
+                _write_index(make_index(vectors, encoder.dim, specs[name]), tmp / f"{name}.faiss")
+                if not specs[name].exact:  # the next rebuild reuses vectors from this copy
+                    np.save(tmp / f"{name}.f16.npy", vectors.astype(np.float16))
+            save_lexical(lexical_indexes(sentences, passages), tmp)
+            tokens.save(tmp / "tokens.npz")
+            history = record(build_id, ordered, sentences, current_build(index_dir))
+            save_history(history, tmp)
+            # Answers need only this map; the whole history stays on disk for "what's new".
+            write_json(tmp / REVISIONS_FILE, history.revised)
+            manifest = {
+                "format": FORMAT_VERSION,
+                "build_id": build_id,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "model": encoder.name,
+                "dim": encoder.dim,
+                "passage_sentences": passage_sentences,
+                "counts": {
+                    "articles": len(ordered),
+                    "sentences": len(sentences),
+                    "passages": len(passages),
+                },
+                "articles": {a.id: a.content_hash for a in ordered},
+                "params": params or {},
+                "vector_index": {name: spec.to_json() for name, spec in specs.items()},
+                "lexical": LEXICAL_VERSION,
+                "splitter": SPLITTER_VERSION,
+                "checksums": {name: sha256_file(tmp / name) for name in _written(tmp)},
+            }
+            write_json(tmp / MANIFEST, manifest)
+            tmp.rename(final)
+            _point_to(index_dir, final)
+        except BaseException as exc:
+            # What this build wrote goes (a full disk would fail every retry while it stayed);
+            # the index still points to the build it served.
+            wrote = _size(tmp) + _size(final)
+            shutil.rmtree(tmp, ignore_errors=True)
+            served = current_build(index_dir)
+            if served != final:
+                shutil.rmtree(final, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _unwritable(builds, exc, wrote, served) from None
+            raise
         _prune(builds, keep=final)
     return BuildReport(
         path=final,
@@ -399,6 +419,42 @@ def build_index(
         reused=len(s_texts) + len(p_texts) - s_new - p_new,
         seconds=time.perf_counter() - started,
     )
+
+
+def _write_index(index: faiss.Index, path: Path) -> None:
+    """faiss.write_index, failing as Python's writes do: FAISS reports a failed write as a
+    RuntimeError quoting its C++ source, which said nothing of the full disk behind it."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        free = shutil.disk_usage(path.parent).free
+        needed = index.ntotal * index.d * 4  # at most: a flat index's vectors
+        reason = errno.ENOSPC if free < needed else errno.EIO
+        raise OSError(reason, os.strerror(reason), str(path)) from exc
+
+
+def _unwritable(builds: Path, exc: OSError, wrote: int, served: Path | None) -> CannotWrite:
+    """The one line for a build that could not be written (its own files already removed)."""
+    still = f"the index still serves build {served.name}" if served else "no index was made"
+    if exc.errno == errno.ENOSPC:
+        return CannotWrite(
+            f"disk full: {builds} ran out of space {wrote / 2**20:.1f} MiB into writing the "
+            f"build; what it wrote was removed, and {still}"
+        )
+    return CannotWrite(f"cannot write {exc.filename or builds} ({os_reason(exc)}); {still}")
+
+
+def _size(folder: Path) -> int:
+    """Bytes in the files of `folder` (0 when it is not there)."""
+    return sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
+
+
+def _remove_temporaries(builds: Path) -> None:
+    """Remove the `.tmp-*` folders killed or failed builds left (the lock is held, so none is
+    a running build's)."""
+    for tmp in builds.glob(".tmp-*"):
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _written(tmp: Path) -> list[str]:
@@ -456,9 +512,7 @@ def _prune(builds: Path, keep: Path) -> None:
         if old != keep:
             with suppress(OSError):  # best effort: a build left here is only disk space
                 _remove_build(old)
-    for tmp in builds.glob(".tmp-*"):
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
+    _remove_temporaries(builds)
 
 
 def index_is_current(stories: Path, index_dir: Path, model: str | None = None) -> bool:

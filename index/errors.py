@@ -1,6 +1,8 @@
 """Every exception storybot raises (the index library's and the bot's); the CLI and the bot
 translate them at the edges."""
 
+import errno
+
 
 class StorybotError(Exception):
     """Base class: a problem worth a friendly one-line message, not a traceback."""
@@ -62,3 +64,16 @@ class NotOurs(StorybotError):
 
 class ExportRefused(StorybotError):
     """An export's file exists and is not an earlier export, so it is left untouched."""
+
+
+class CannotWrite(StorybotError):
+    """A file storybot writes (the index, its lock, the chat state, a story) cannot be written:
+    a full disk, a read-only file system, no permission; the message names it and says why."""
+
+
+def os_reason(exc: OSError) -> str:
+    """What an OSError means for whoever can fix it, in a few words: `disk full`, else its
+    strerror (`Read-only file system`, `Permission denied`)."""
+    if exc.errno == errno.ENOSPC:
+        return "disk full"
+    return exc.strerror or str(exc)

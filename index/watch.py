@@ -20,7 +20,6 @@ failing source is reported with its URL and the reason, and the others go on.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import html
 import json
@@ -38,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from index.articles import parse_article
-from index.errors import BadArticle, StorybotError
+from index.errors import BadArticle, StorybotError, os_reason
 from index.sources import Source, check_url
 
 STATE_FILE = ".watch.json"
@@ -289,7 +288,7 @@ class Watcher:
         try:
             _write_whole(path, json.dumps(self.state, indent=1, sort_keys=True).encode("utf-8"))
         except OSError as exc:
-            raise StorybotError(f"cannot save {path} ({_why(exc)})") from None
+            raise StorybotError(f"cannot save {path} ({os_reason(exc)})") from None
 
     def poll(self, sources: Iterable[Source]) -> list[Report]:
         """Poll each source once; every source gets a report, a failure stops none of the rest."""
@@ -423,7 +422,7 @@ class Watcher:
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_whole(path, body)
         except OSError as exc:
-            raise FetchFailed(f"cannot write {path} ({_why(exc)})") from None
+            raise FetchFailed(f"cannot write {path} ({os_reason(exc)})") from None
         self.state["files"][name] = {"source": source, "url": url, "hash": article.content_hash}
         return [name]
 
@@ -459,13 +458,6 @@ def _write_whole(path: Path, data: bytes) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _why(exc: OSError) -> str:
-    """An OSError in a few words: `disk full`, else its strerror."""
-    if exc.errno == errno.ENOSPC:
-        return "disk full"
-    return exc.strerror or str(exc)
 
 
 def _other_key(key: str, guid: str, seen: dict[str, tuple[bytes | None, str]]) -> str:

@@ -30,9 +30,15 @@ from bot.settings import BotSettings
 from bot.templates import render
 from bot.whatsnew import whats_new
 from index.batcher import BatchingOnnxEncoder
-from index.builder import BuildReport, build_stories, counted, index_is_current
+from index.builder import (
+    BuildReport,
+    build_running,
+    build_stories,
+    counted,
+    index_is_current,
+)
 from index.embedder import Embedder, Encoder, model_name
-from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotBuilt
+from index.errors import EmptyCorpus, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from index.onnx_encoder import export_onnx
 from index.reader import MODEL_FILE, READER_DIR, Reader
 from index.search import Query
@@ -328,15 +334,39 @@ def open_engine(
             waited += 1.0
         return Engine(settings, encoder or query_encoder(settings))
     name = encoder.name if encoder else model_name(settings.model_path())
-    if not index_is_current(settings.stories, settings.index, name):
+    if not index_is_current(settings.stories, settings.index, name) and not _beside_a_build(
+        settings, say
+    ):
         say(f"Building the index of {settings.stories} …")
         try:
             report, problems = build(settings, encoder)
         except EmptyCorpus:
             if current_build(settings.index) is None:
                 raise
+        except IndexBusy:  # another build took the lock first
+            if not _beside_a_build(settings, say):
+                raise
         else:
             for problem in problems:
                 say(f"warning: skipped {problem}")
             say(f"Indexed {counted(report.sentences, 'sentence')}.")
     return Engine(settings, encoder or query_encoder(settings))
+
+
+def _beside_a_build(settings: BotSettings, say: Callable[[str], None]) -> bool:
+    """True when another process is building the index and an intact build is there to serve
+    meanwhile (a reader answers from it; a bot swaps the new one in once it is done). With no
+    build yet, waits for the running one; False when none runs (or it made nothing)."""
+    if not build_running(settings.index):
+        return False
+    served = current_build(settings.index)
+    if served is None:
+        say(f"another build of {settings.index} is running; waiting for it")
+        while build_running(settings.index):
+            time.sleep(0.5)
+        return current_build(settings.index) is not None  # the build it made, served now
+    say(
+        f"another build of {settings.index} is running; answering from build {served.name} "
+        "until it is done"
+    )
+    return True

@@ -184,6 +184,22 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def build_running(index_dir: Path) -> bool:
+    """Whether a build of `index_dir` holds its lock now (in any process). Reading the lock
+    needs no write access, so this works beside an index storybot may not write."""
+    try:
+        handle = _lock_path(Path(index_dir)).open("rb")
+    except OSError:  # no lock file: no build has run here yet
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def _previous_vectors(
     index_dir: Path, model: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Tokens]]:

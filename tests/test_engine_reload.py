@@ -4,6 +4,7 @@ the answers kept for repeated questions are per build."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections import Counter, OrderedDict
 from pathlib import Path
@@ -15,10 +16,11 @@ from bot.settings import BotSettings
 from bot.telegram import app as bot_app
 from botrunner import running_bot
 from fakebot import FakeBotAPI
+from index.builder import build_lock
 from index.embedder import Embedder
 from index.splitter import sentence_key
 from index.store import current_build
-from support import FakeEmbedder
+from support import FakeEmbedder, run_cli
 
 GRAIN = "Grain exports resumed on Tuesday as ships left the port of Odesa under naval escort."
 QUESTIONS = ["Which port did the grain ships leave from?", "Who is Steve Witkoff?"]
@@ -133,3 +135,20 @@ def test_the_answer_cache_is_bounded_and_can_be_turned_off(
     off = Engine(seed_settings.model_copy(update={"answer_cache": 0}))
     assert off.ask(QUESTIONS[1]) is not off.ask(QUESTIONS[1])
     assert off.served.answers == OrderedDict()
+
+
+def test_a_reader_answers_from_the_intact_build_while_another_process_builds(
+    own_index: BotSettings,
+) -> None:
+    (own_index.stories / "grain.txt").write_text(GRAIN + "\n", encoding="utf-8")  # now stale
+    served = current_build(own_index.index)
+    folders = ["--stories", str(own_index.stories), "--index", str(own_index.index)]
+    with build_lock(own_index.index):  # as a `storybot index` running in another process
+        result = run_cli(["ask", "--json", *folders, "Who is Steve Witkoff?"])
+    assert result.exit_code == 0, result.output  # before: 1, "another build … is running"
+    assert json.loads(result.stdout)["answered"] is True
+    assert result.stderr.splitlines() == [
+        f"another build of {own_index.index} is running; answering from build "
+        f"{served.name} until it is done"  # type: ignore[union-attr]
+    ]
+    assert current_build(own_index.index) == served, "the reader built nothing"

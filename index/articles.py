@@ -140,8 +140,8 @@ def parse_article(rel: str, raw: bytes) -> Article:
     """Build an Article from a file's bytes, or raise BadArticle saying what is wrong."""
     if not raw.strip():
         raise BadArticle(f"{rel}: the file is empty")
-    if b"\x00" in raw[:8192]:
-        raise BadArticle(f"{rel}: looks like a binary file, not text")
+    if b"\x00" in raw:  # anywhere: one past the first 8 KB reached replies
+        raise BadArticle(f"{rel}: looks like a binary file, not text (it has NUL bytes)")
     text = decode(raw, rel)
     suffix = Path(rel).suffix.lower()
     read = _read_html(text) if suffix in HTML else _read_text(rel, text, suffix in MARKDOWN)
@@ -163,9 +163,26 @@ def story_files(folder: Path) -> list[Path]:
         path
         for path in folder.rglob("*")
         if path.suffix.lower() in (*SUFFIXES, *UNREAD)
-        and path.is_file()
+        and (path.is_file() or path.is_symlink())  # a dangling link too: it is reported
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
+
+
+def _check_link(path: Path, folder: Path, rel: str) -> None:
+    """BadArticle for a symlink that leads nowhere or out of the stories folder: a link to
+    /etc/passwd must not become a story anyone can ask the bot to quote."""
+    if not path.is_symlink():
+        return
+    target = path.resolve()
+    if not target.exists():
+        raise BadArticle(f"{rel}: is a link to {target}, which does not exist")
+    if not target.is_relative_to(folder.resolve()):
+        raise BadArticle(
+            f"{rel}: is a link to {target}, outside the stories folder; storybot reads only "
+            "files inside it (copy the story in instead)"
+        )
+    if not target.is_file():
+        raise BadArticle(f"{rel}: is a link to {target}, which is not a file")
 
 
 def load_articles(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Article], list[Problem]]:
@@ -175,6 +192,13 @@ def load_articles(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Articl
     for path in story_files(folder):
         rel = path.relative_to(folder).as_posix()
         try:
+            if not rel.isprintable():
+                rel = rel.encode("unicode_escape").decode("ascii")  # said on one line
+                raise BadArticle(
+                    f"{rel}: the file name has a line break or another control character, "
+                    "which would break every line that names it; rename the file"
+                )
+            _check_link(path, folder, rel)
             if path.suffix.lower() in UNREAD:
                 raise BadArticle(
                     f"{rel}: {path.suffix} files are not read; save the story as .txt, .md or .html"

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from index.articles import load_articles, parse_article, title_from_name
+from index.errors import BadArticle
 from index.splitter import split_article
 from support import DATA, HUGE_STORY_BYTES, write_bad_stories
 
@@ -302,3 +303,38 @@ def test_cli_indexes_markdown_and_html_and_quotes_them_without_markup(
     assert plain.exit_code == 0, plain.output
     assert "The finance minister, Maria Lopez, said the plan would cut the deficit" in plain.output
     assert "Parliament passes the 2026 budget" in plain.output, "cited by its heading's title"
+
+
+def test_links_out_of_the_stories_folder_or_to_nothing_are_refused_by_name(
+    stories_dir: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "outside" / "passwd.txt"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\nA secret line nobody should quote.\n")
+    (stories_dir / "x.txt").symlink_to(secret)
+    (stories_dir / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    (stories_dir / "same.txt").symlink_to(stories_dir / "2025-04-23-london-talks.txt")
+    articles, problems = load_articles(stories_dir)
+    assert sorted(a.id for a in articles) == ["2025-04-23-london-talks.txt", "same.txt"]
+    reasons = {p.path: p.reason for p in problems}
+    assert reasons == {
+        "x.txt": f"is a link to {secret}, outside the stories folder; storybot reads only "
+        "files inside it (copy the story in instead)",
+        "gone.txt": f"is a link to {tmp_path / 'nowhere.txt'}, which does not exist",
+    }
+
+
+def test_a_nul_byte_anywhere_makes_a_file_binary() -> None:
+    raw = b"A story of plain text.\n" * 500 + b"Then a NUL\x00 byte past the first 8 KB.\n"
+    assert len(raw) > 8192
+    with pytest.raises(BadArticle, match="looks like a binary file, not text"):
+        parse_article("late-nul.txt", raw)
+
+
+def test_a_file_name_with_a_line_break_is_refused_on_one_line(stories_dir: Path) -> None:
+    (stories_dir / "two\nlines.txt").write_text("A story whose name breaks lines.\n")
+    articles, problems = load_articles(stories_dir)
+    assert [a.id for a in articles] == ["2025-04-23-london-talks.txt"]
+    [problem] = problems
+    assert problem.path == "two\\nlines.txt" and "\n" not in problem.reason
+    assert "line break or another control character" in problem.reason

@@ -24,7 +24,7 @@ from bot.state import ChatState, follow_story, followed_story
 from bot.templates import render
 from index.limits import MAX_SENTENCES
 from index.splitter import sentence_key
-from index.stories import Story, display_date
+from index.stories import Story, display_date, quoted_ref
 
 SEEN_BUILD = "seen_build"
 EVERY_STORY = frozenset({"all", "every", "any", "*"})
@@ -255,6 +255,6 @@ class Conversation:
             follow_story(self.state, chat_id, found[0].id)
             return render("story_followed", story=found[0].label, count=len(catalog))
         if not found:
-            return self.stories(chat_id, problem=f"No story matches “{ref}”.")
-        problem = f"“{ref}” matches {len(found)} stories; pick one by its number or id."
+            return self.stories(chat_id, problem=f"No story matches “{quoted_ref(ref)}”.")
+        problem = f"“{quoted_ref(ref)}” matches {len(found)} stories; pick one by its number or id."
         return self.stories(chat_id, problem=problem, only=found)

@@ -37,6 +37,7 @@ from bot.engine import Engine
 from bot.state import ChatState, followed_story
 from bot.templates import render
 from index.errors import UnknownBuild
+from index.stories import quoted_ref
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class Followers:
         else:
             found = catalog.find(ref)
             if len(found) != 1:
-                return reply("several" if found else "unknown", ref=ref, count=len(found))
+                kind = "several" if found else "unknown"
+                return reply(kind, ref=quoted_ref(ref), count=len(found))
             target = found[0].id
         story, count, how = self._label(target), len(catalog), pace(self.interval)
         if self.followed(chat_id) == target:

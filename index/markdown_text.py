@@ -2,9 +2,10 @@
 
 Emphasis, links and inline code keep their words and lose their markup (a link keeps its text,
 not its address); an image, an HTML tag and a comment show no text, HTML shows the text between
-its tags; a line wrapped inside a paragraph is a space, a hard break (two trailing spaces, a
-backslash, `<br>`) a line break. Headings,
-list items, table rows, block quotes and code blocks are laid out as `index/plain_text.py` says.
+its tags (a script, a style sheet or a template none, inline or not); a line wrapped inside a
+paragraph is a space, a hard break (two trailing spaces, a backslash, `<br>`) a line break.
+Headings, list items, table rows, block quotes and code blocks are laid out as
+`index/plain_text.py` says.
 Deliberate simplification: list markers ("-", "1.") are dropped, as a reader copying the page
 would not get them either.
 """
@@ -75,9 +76,15 @@ def _table_lines(node: SyntaxTreeNode) -> Iterator[str]:
 def _inline(node: SyntaxTreeNode) -> str:
     """The words of a paragraph, heading or table cell, markup left out."""
     parts: list[str] = []
+    hidden = 0  # inside an inline <script>, <style> or <template>: markdown-it splits its
+    # tags and its text into separate tokens, so the text alone would read as words
     for child in node.children:
         kind = child.type
-        if kind in ("text", "text_special", "code_inline"):
+        if kind == "html_inline" and (tag := _HIDING_TAG.match(child.content)):
+            hidden = max(0, hidden + (-1 if tag.group(1) else 1))
+        elif hidden:
+            continue
+        elif kind in ("text", "text_special", "code_inline"):
             parts.append(child.content)
         elif kind == "softbreak":
             parts.append(" ")
@@ -93,6 +100,7 @@ def _inline(node: SyntaxTreeNode) -> str:
 
 
 _HIDDEN = frozenset({"script", "style", "template"})
+_HIDING_TAG = re.compile(r"<(/?)\s*(?:script|style|template)\b[^>]*>$", re.IGNORECASE)
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6"
     " header hr li main nav ol p pre section table td th tr ul".split()

@@ -65,6 +65,16 @@ def slug(file: str) -> str:
     return re.sub(r"[\W_]+", "-", stem.lower()).strip("-") or "story"
 
 
+_NUMBERS = re.compile(r"\d+")
+
+
+def quoted_ref(ref: str, limit: int = 60) -> str:
+    """A story reference as a reply quotes it back: at most `limit` characters (a 5,000-character
+    `/story …` was echoed in three messages)."""
+    ref = " ".join(ref.split())
+    return ref if len(ref) <= limit else ref[: limit - 1].rstrip() + "…"
+
+
 def display_date(date: str | None) -> str | None:
     """`2025-04-23…` → `23 Apr 2025`; anything that is not an ISO date stays as it is."""
     if not date:
@@ -143,7 +153,8 @@ class Catalog:
 
     def find(self, ref: str) -> list[Story]:
         """Stories `ref` names: its id, its file or its number in the list (one story); else
-        every story whose id or title contains `ref`, ignoring case (none, one or several).
+        every story whose id or title contains `ref` (a number: as a whole number, such as a
+        year), ignoring case (none, one or several).
 
         >>> catalog = Catalog([], [])
         >>> catalog.find("london")
@@ -155,8 +166,13 @@ class Catalog:
         exact = self._by_id.get(ref) or self._by_file.get(ref) or self._by_id.get(ref.lower())
         if exact is not None:
             return [exact]
-        if ref.isdecimal() and 1 <= int(ref) <= len(self.stories):
-            return [self.stories[int(ref) - 1]]
+        if ref.isdecimal():
+            n = int(ref)
+            if 1 <= n <= len(self.stories):
+                return [self.stories[n - 1]]
+            # Else a number in an id or title as a whole (a year, "2025"), never a piece of
+            # one: "0" is in every dated id, and `/story 0` picked a story by it.
+            return [s for s in self.stories if ref in _NUMBERS.findall(f"{s.id} {s.title}")]
         words = ref.casefold()
         return [s for s in self.stories if words in s.id or words in _same_title(s.title)]
 

@@ -114,6 +114,9 @@ def test_show_of_an_unknown_story_lists_the_ids(newsroom_args: list[str]) -> Non
     assert "Traceback" not in result.output
     ambiguous = CliRunner().invoke(cli, ["show", *newsroom_args, "london"])
     assert ambiguous.exit_code == 2 and "matches several stories" in ambiguous.output
+    # A number is a list number: 0 is none (before: the story whose id has a "0" in it).
+    zero = CliRunner().invoke(cli, ["show", *newsroom_args, "0"])
+    assert zero.exit_code == 2 and "'0' is no story here" in zero.output
 
 
 def test_summary_of_several_stories_is_of_the_latest_one_and_says_so(

@@ -111,6 +111,12 @@ def test_an_unknown_or_ambiguous_story_lists_the_choices(conversation: Conversat
     ambiguous = to_plain(conversation.respond(4, Command("story", "london")).html or "")
     assert "matches 2 stories" in ambiguous and BUDGET not in ambiguous
     assert followed_story(conversation.state, 4) is None
+    zero = to_plain(conversation.respond(4, Command("story", "0")).html or "")
+    assert "No story matches “0”" in zero and followed_story(conversation.state, 4) is None
+    # A 5,000-character reference is quoted back cut short, not echoed in three messages.
+    long = to_plain(conversation.respond(4, Command("story", "sourdough " * 500)).html or "")
+    assert "No story matches “sourdough sourdough" in long and "…”" in long
+    assert long.count("sourdough") <= 7 and len(long) < 4096
 
 
 def test_a_topic_summary_names_the_story_it_is_about(conversation: Conversation) -> None:

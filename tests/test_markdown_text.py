@@ -65,3 +65,17 @@ def test_quotes_code_and_html_blocks_show_their_text_only() -> None:
         "Corrected on March 15.",
         "",
     ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'Before <script>alert("pwned")</script> after.',
+        "Before <SCRIPT type='text/javascript'>var pwned = 1;</SCRIPT> after.",
+        "Before <style>p { content: 'pwned' }</style> after.",
+        "Before <script>\nvar pwned =\n1;</script> after.",
+    ],
+)
+def test_an_inline_script_or_style_shows_no_text(source: str) -> None:
+    [block] = markdown_blocks(source)
+    assert "pwned" not in block.text and tidy(block.text) == "Before after."

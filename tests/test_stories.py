@@ -82,6 +82,9 @@ def test_find_by_id_file_number_or_unique_words() -> None:
     assert catalog.find("BUDGET") == [budget]
     assert catalog.find("london") == [first, second]
     assert catalog.find("sourdough") == [] and catalog.find("9") == [] and catalog.find(" ") == []
+    # A number past the list is a whole number of an id or title (a year), never a piece of one.
+    assert catalog.find("0") == [] and catalog.find("05") == [budget]
+    assert catalog.find("2025") == [first, budget, second] and catalog.find("2026") == [budget]
 
 
 def test_latest_is_the_most_recently_updated() -> None:

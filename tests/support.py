@@ -6,6 +6,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -161,6 +162,34 @@ def redis_server(port: int) -> subprocess.Popen[bytes]:
         probe.close()
     proc.kill()
     pytest.fail("the private redis-server did not start")
+
+
+def run_env(
+    settings: "BotSettings", tmp_path: Path, base_url: str, token: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a `storybot run` process over `settings`' stories and index."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_BASE_URL": base_url,
+        "STORYBOT_STORIES": str(settings.stories),
+        "STORYBOT_INDEX": str(settings.index),
+        "STORYBOT_STATE": str(tmp_path / "state.db"),
+        **extra,
+    }
+
+
+def storybot_run(env: dict[str, str], cwd: Path) -> "subprocess.CompletedProcess[str]":
+    """`storybot run` in a process of its own, to its end (two minutes at most)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def run_cli(args: list[str], stdin: str | None = None) -> click.testing.Result:

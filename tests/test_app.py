@@ -4,7 +4,6 @@ waiting or polling stops the bot cleanly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -21,7 +20,8 @@ from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.telegram.redact import secret_forms
 from fakebot import FakeBotAPI
-from support import ROOT
+from support import run_env as support_run_env
+from support import storybot_run
 
 DISTINCTIVE = "918273645:AAZebraQuokka_DoNotLeak_7f3c9e1b2d4a"
 
@@ -36,16 +36,7 @@ def closed_port() -> Iterator[int]:
 
 def run_env(settings: BotSettings, tmp_path: Path, base_url: str, **extra: str) -> dict[str, str]:
     """The environment of a `storybot run` over the session's seed index."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": DISTINCTIVE,
-        "TELEGRAM_BASE_URL": base_url,
-        "STORYBOT_STORIES": str(settings.stories),
-        "STORYBOT_INDEX": str(settings.index),
-        "STORYBOT_STATE": str(tmp_path / "state.db"),
-        **extra,
-    }
+    return support_run_env(settings, tmp_path, base_url, DISTINCTIVE, **extra)
 
 
 def start_bot(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -92,14 +83,7 @@ def test_an_unreachable_bot_api_is_one_line_per_retry_then_one_error(
         STORYBOT_CONNECT_RETRIES="3",
         STORYBOT_CONNECT_BACKOFF="0.05",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = storybot_run(env, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     retries = [line for line in output.splitlines() if "retrying" in line]

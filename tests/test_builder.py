@@ -13,10 +13,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+import redis
 from pydantic import SecretStr
 
 from bot.builder import Builder
@@ -44,20 +46,19 @@ def _wait_for(check: Callable[[], object], timeout: float) -> object:
     return None
 
 
-def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None:
-    client = redis_at(URL)
-    prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
-    stories = tmp_path / "stories"
-    shutil.copytree(SEED_STORIES, stories)
+def index_watch(
+    redis_url: str, prefix: str, stories: Path, tmp_path: Path
+) -> subprocess.Popen[str]:
+    """`storybot index --watch` as the one builder, in a process of its own (output merged)."""
     env = {
         **os.environ,
-        "STORYBOT_REDIS_URL": URL,
+        "STORYBOT_REDIS_URL": redis_url,
         "STORYBOT_REDIS_PREFIX": prefix,
         "STORYBOT_STORIES": str(stories),
         "STORYBOT_INDEX": str(tmp_path / "index"),
         "HF_HUB_OFFLINE": "1",
     }
-    builder = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", "from bot.cli import main; main()", "index", "--watch"],
         env=env,
         cwd=tmp_path,
@@ -65,6 +66,14 @@ def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None:
+    client = redis_at(URL)
+    prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
+    stories = tmp_path / "stories"
+    shutil.copytree(SEED_STORIES, stories)
+    builder = index_watch(URL, prefix, stories, tmp_path)
     try:
         first = _wait_for(lambda: published_build(client, prefix), 180)
         assert first, "the first build was never published"
@@ -90,6 +99,22 @@ def test_index_watch_publishes_each_build_to_the_workers(tmp_path: Path) -> None
     assert "Stopped watching." in out and "Traceback" not in out
 
 
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[tuple[redis.Redis, str, Path]]:
+    """The test Redis, a key prefix of the test's own (its keys deleted after), and a copy of
+    the seed stories."""
+    client = redis_at(URL)
+    prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
+    stories = tmp_path / "stories"
+    shutil.copytree(SEED_STORIES, stories)
+    try:
+        yield client, prefix, stories
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
 def proxied(proxy: RedisProxy) -> str:
     """The test Redis's URL (its database included) through `proxy`."""
     parts = urlsplit(URL)
@@ -97,12 +122,9 @@ def proxied(proxy: RedisProxy) -> str:
 
 
 def test_redis_going_silent_after_the_lock_leaves_the_build_standing_and_publishes_later(
-    tmp_path: Path,
+    shared: tuple[redis.Redis, str, Path], tmp_path: Path
 ) -> None:
-    client = redis_at(URL)
-    prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
-    stories = tmp_path / "stories"
-    shutil.copytree(SEED_STORIES, stories)
+    client, prefix, stories = shared
     with proxying(redis_target()) as proxy:
         settings = BotSettings(
             stories=stories,
@@ -112,51 +134,28 @@ def test_redis_going_silent_after_the_lock_leaves_the_build_standing_and_publish
         )
         proxy.silent_after(f"{prefix}:builder".encode())  # silent once the lock is taken
         builder = Builder(settings, FakeEmbedder())
-        try:
-            built = builder.build()
-            assert built.unpublished is not None and not built.published
-            assert f"build {built.report.path.name} stands here, but Redis did not take" in (
-                built.unpublished
-            )
-            assert current_build(settings.index) == built.report.path  # the build stands
-            assert published_build(client, prefix) is None
-            assert builder.retry() is None, "not before RETRY_SECONDS"
-            proxy.speak()
-            builder._next_try = 0.0  # the retry is due
-            assert builder.retry() == built.report.path.name
-            assert published_build(client, prefix) == built.report.path.name
-            assert builder.retry() is None, "published once"
-        finally:
-            for key in client.scan_iter(match=f"{prefix}:*"):
-                client.delete(key)
-            client.close()
+        built = builder.build()
+        assert built.unpublished is not None and not built.published
+        assert f"build {built.report.path.name} stands here, but Redis did not take" in (
+            built.unpublished
+        )
+        assert current_build(settings.index) == built.report.path  # the build stands
+        assert published_build(client, prefix) is None
+        assert builder.retry() is None, "not before RETRY_SECONDS"
+        proxy.speak()
+        builder._next_try = 0.0  # the retry is due
+        assert builder.retry() == built.report.path.name
+        assert published_build(client, prefix) == built.report.path.name
+        assert builder.retry() is None, "published once"
 
 
 def test_index_watch_outlives_a_silent_redis_and_publishes_once_it_answers(
-    tmp_path: Path,
+    shared: tuple[redis.Redis, str, Path], tmp_path: Path
 ) -> None:
-    client = redis_at(URL)
-    prefix = f"storybot-test-{uuid.uuid4().hex[:10]}"
-    stories = tmp_path / "stories"
-    shutil.copytree(SEED_STORIES, stories)
+    client, prefix, stories = shared
     with proxying(redis_target()) as proxy:
         proxy.silent_after(f"{prefix}:builder".encode())
-        env = {
-            **os.environ,
-            "STORYBOT_REDIS_URL": proxied(proxy),
-            "STORYBOT_REDIS_PREFIX": prefix,
-            "STORYBOT_STORIES": str(stories),
-            "STORYBOT_INDEX": str(tmp_path / "index"),
-            "HF_HUB_OFFLINE": "1",
-        }
-        builder = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "index", "--watch"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        builder = index_watch(proxied(proxy), prefix, stories, tmp_path)
         lines: list[str] = []
         reader = threading.Thread(
             target=lambda: lines.extend(iter(builder.stdout.readline, "")),  # type: ignore[union-attr]
@@ -180,9 +179,6 @@ def test_index_watch_outlives_a_silent_redis_and_publishes_once_it_answers(
                 builder.wait()
             reader.join(timeout=10)
             builder.stdout.close()  # type: ignore[union-attr]
-            for key in client.scan_iter(match=f"{prefix}:*"):
-                client.delete(key)
-            client.close()
     out = "".join(lines)
     assert builder.returncode == 0, out
     errors = [line for line in out.splitlines() if line.startswith("Error:")]

@@ -7,10 +7,8 @@ root (or CAP_SYS_ADMIN); where it is not allowed the tests skip, saying so.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 
 from bot.settings import BotSettings
 from index.store import current_build, load_store
-from support import NEWSROOM, ROOT, run_cli
+from support import NEWSROOM, run_cli, run_env, storybot_run
 
 Mount = Callable[..., Path]
 
@@ -106,23 +104,10 @@ def test_a_read_only_chat_state_is_one_error_line(
     disk: Mount, seed_settings: BotSettings, tmp_path: Path
 ) -> None:
     read_only = disk("1m", read_only=True)
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": "918273645:AAZebraQuokka_DoNotLeak_7f3c9e1b2d4a",
-        "TELEGRAM_BASE_URL": "http://127.0.0.1:9",  # never reached
-        "STORYBOT_STORIES": str(seed_settings.stories),
-        "STORYBOT_INDEX": str(seed_settings.index),
-        "STORYBOT_STATE": str(read_only / "state.db"),
-        "PYTHONPATH": str(ROOT),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    token = "918273645:AAZebraQuokka_DoNotLeak_7f3c9e1b2d4a"
+    state = str(read_only / "state.db")
+    env = run_env(seed_settings, tmp_path, "http://127.0.0.1:9", token, STORYBOT_STATE=state)
+    result = storybot_run(env, tmp_path)  # fails before it would reach the Bot API
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"Error: cannot open the chat state {read_only}/state.db (unable to open database "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from bot.settings import BotSettings
 from bot.telegram.redact import redact, redact_in_logs, secret_forms
 from botrunner import running_bot
 from fakebot import FakeBotAPI
-from support import ROOT
+from support import ROOT, run_env, storybot_run
 
 DISTINCTIVE = "918273645:AAZebraQuokka_DoNotLeak_7f3c9e1b2d4a"
 CREDENTIAL = DISTINCTIVE.split(":")[1]
@@ -86,22 +85,7 @@ def test_storybot_run_with_a_rejected_token_exits_without_printing_it(
     seed_settings: BotSettings, seed_engine: Engine, tmp_path: Path
 ) -> None:
     with FakeBotAPI() as other:  # a server that knows another token, so ours gets 401
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": DISTINCTIVE,
-            "TELEGRAM_BASE_URL": other.url,
-            "STORYBOT_STORIES": str(seed_settings.stories),
-            "STORYBOT_INDEX": str(seed_settings.index),
-            "STORYBOT_STATE": str(tmp_path / "state.db"),
-        }
-        result = subprocess.run(
-            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = storybot_run(run_env(seed_settings, tmp_path, other.url, DISTINCTIVE), tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
@@ -114,25 +98,16 @@ def test_a_token_in_the_base_url_is_masked_in_the_final_error_line(
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": DISTINCTIVE,
-        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{closed}/bot{DISTINCTIVE}",
-        "STORYBOT_CONNECT_RETRIES": "1",
-        "STORYBOT_CONNECT_BACKOFF": "0.1",
-        "STORYBOT_STORIES": str(seed_settings.stories),
-        "STORYBOT_INDEX": str(seed_settings.index),
-        "STORYBOT_STATE": str(tmp_path / "state.db"),
-        "PYTHONPATH": str(ROOT),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    base_url = f"http://127.0.0.1:{closed}/bot{DISTINCTIVE}"
+    env = run_env(
+        seed_settings,
+        tmp_path,
+        base_url,
+        DISTINCTIVE,
+        STORYBOT_CONNECT_RETRIES="1",
+        STORYBOT_CONNECT_BACKOFF="0.1",
     )
+    result = storybot_run(env, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     last = output.strip().splitlines()[-1]

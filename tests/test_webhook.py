@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from telegram.ext import Application
 
 from bot.engine import Engine
 from bot.settings import BotSettings
@@ -58,9 +60,10 @@ def test_several_workers_need_one_secret_and_identical_webhook_arguments(
     assert (one["listen"], one["max_connections"]) == ("127.0.0.1", 80)
 
 
-async def test_question_pushed_to_the_webhook_is_answered(
+def webhook_app(
     server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
-) -> None:
+) -> tuple[Application, dict[str, Any]]:
+    """The real application for `server`, and its webhook's options on a free loopback port."""
     port = free_port()
     settings = seed_settings.model_copy(
         update={
@@ -70,8 +73,16 @@ async def test_question_pushed_to_the_webhook_is_answered(
             "port": port,
         }
     )
-    app = build_application(settings, seed_engine)
-    options = webhook_options(settings) | {"listen": "127.0.0.1"}
+    return build_application(settings, seed_engine), webhook_options(settings) | {
+        "listen": "127.0.0.1"
+    }
+
+
+async def test_question_pushed_to_the_webhook_is_answered(
+    server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
+) -> None:
+    app, options = webhook_app(server, seed_settings, seed_engine)
+    port = options["port"]
     await app.initialize()
     serving = asyncio.create_task(serve_webhook(app, options))
     try:
@@ -108,17 +119,8 @@ def post_headers(port: int, path: str, headers: dict[str, str], body: bytes = b"
 async def test_the_webhook_refuses_a_request_by_its_headers_without_reading_its_body(
     server: FakeBotAPI, seed_settings: BotSettings, seed_engine: Engine
 ) -> None:
-    port = free_port()
-    settings = seed_settings.model_copy(
-        update={
-            "token": SecretStr(server.token),
-            "base_url": server.url,
-            "webhook_url": f"http://127.0.0.1:{port}/hook",
-            "port": port,
-        }
-    )
-    app = build_application(settings, seed_engine)
-    options = webhook_options(settings) | {"listen": "127.0.0.1"}
+    app, options = webhook_app(server, seed_settings, seed_engine)
+    port = options["port"]
     secret = options["secret_token"]
     await app.initialize()
     serving = asyncio.create_task(serve_webhook(app, options))

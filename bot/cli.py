@@ -186,8 +186,8 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
         if strict and problems:
             raise click.ClickException(f"{len(problems)} story file(s) skipped (--strict)")
         return
-    click.echo(f"Watching {settings.stories} for changes (Ctrl-C stops)", err=True)
     _stop_on_sigterm()
+    watching = False
     try:
         changed: Any = state
         while changed is not None:
@@ -196,6 +196,9 @@ def index_command(stories: Path | None, index_dir: Path | None, strict: bool, wa
                 _index_once(settings, builder)
             except click.ClickException as exc:  # a bad edit, Redis away: said; watching goes on
                 click.echo(f"Error: {exc.format_message()}", err=True)
+            if not watching:  # once, after the first build, whether or not it went through
+                click.echo(f"Watching {settings.stories} for changes (Ctrl-C stops)", err=True)
+                watching = True
             changed = wait_for_change(
                 settings.stories, state, each_poll=lambda: _retry_publish(builder)
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -101,6 +102,19 @@ async def test_question_pushed_to_the_webhook_is_answered(
     assert not app.running
 
 
+def wait_listening(port: int, timeout: float = 30.0) -> None:
+    """Return once something accepts connections on `port`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def post_headers(port: int, path: str, headers: dict[str, str], body: bytes = b"") -> str:
     """Send a POST's headers (and `body`, if any, of what they declare) and return the status
     line the server answers with, without sending more: "" if it closes without one."""
@@ -128,6 +142,7 @@ async def test_the_webhook_refuses_a_request_by_its_headers_without_reading_its_
     huge = {**json_, "Content-Length": str(95 * 10**6)}  # declared, never sent
     try:
         await server.await_for("setWebhook", 1, timeout=30)
+        await asyncio.to_thread(wait_listening, port)  # it listens once the hook is set
         # Answered from the headers alone: before, the whole 95 MB body was read first.
         no_secret = await asyncio.to_thread(post_headers, port, "/hook", huge)
         assert no_secret == "HTTP/1.1 403 Wrong or missing secret"

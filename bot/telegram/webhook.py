@@ -97,12 +97,11 @@ def webhook_server(application: Application, url_path: str, secret: str) -> HTTP
 
 async def serve_webhook(application: Application, options: dict[str, Any]) -> None:
     """Serve Telegram's webhook calls until cancelled (SIGINT, SIGTERM), as `run_webhook` would:
-    listen, run post_init, register the webhook, start the application; then stop it all.
+    run post_init, register the webhook, listen, start the application; then stop it all.
 
     `options` are `app.webhook_options(...)`; the application is initialized already.
     """
     server = webhook_server(application, options["url_path"], options["secret_token"])
-    server.listen(options["port"], address=options["listen"])
     try:
         if application.post_init is not None:
             await application.post_init(application)
@@ -112,6 +111,10 @@ async def serve_webhook(application: Application, options: dict[str, Any]) -> No
             allowed_updates=options["allowed_updates"],
             max_connections=options["max_connections"],
         )
+        # Listening once the webhook is registered, as PTB's run_webhook does: a worker that
+        # accepts connections has told Telegram where to deliver (Telegram retries an update
+        # it could not deliver in between).
+        server.listen(options["port"], address=options["listen"])
         await application.start()
         await asyncio.Event().wait()  # until cancelled
     finally:

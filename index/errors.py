@@ -52,6 +52,10 @@ class BadEvalSet(StorybotError):
     """An evaluation file is missing, malformed or points at text that is not in its story."""
 
 
+class TrainingInputMissing(StorybotError):
+    """Training needs a file or model that is missing, cannot be fetched or does not match."""
+
+
 class BadSettings(StorybotError):
     """The settings contradict each other (for example several workers without a shared
     webhook secret); the message says which to set."""

@@ -78,6 +78,12 @@ class Answer:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def quotes(self) -> bool:
+        """Whether the reply quotes a sentence for the question: as its answer, or as the
+        closest the story comes (a hedge); a decline lists sentences only as what it covers."""
+        return self.kind in ("answer", "related") and bool(self.citations)
+
+    @property
     def quoted(self) -> int | None:
         """Which citation the reply quotes as its answer: 0, or None when it quotes none as
         the answer (declined: the citations are the closest sentences; a summary or what's-new

@@ -191,7 +191,7 @@ class Conversation:
         """Answer a question (a follow-up of `earlier` when it leans on it)."""
         text, avoid = follow_up(earlier, question)
         answer = self.engine.ask(text, avoid, scope)
-        first = answer.citations[0] if answer.answered else None
+        first = answer.citations[0] if answer.quotes else None
         quoted = sentence_key(first.article, first.sentence) if first else None
         return Reply(answer.text, answer, Earlier(text, quoted))
 

@@ -128,7 +128,8 @@ def summarize(name: str, outcomes: list[Outcome]) -> Report:
     answerable = [o for o in outcomes if o.question.answerable]
     unanswerable = [o for o in outcomes if not o.question.answerable]
     ranks = [o.rank for o in answerable]
-    off_topic = [not o.answered for o in outcomes if o.question.kind == "off-topic"]
+    # Off-topic: declined outright ("that's not in the story"), not merely hedged.
+    off_topic = [o.kind == "declined" for o in outcomes if o.question.kind == "off-topic"]
     outside = [o for o in outcomes if o.question.kind == "not-in-story"]
     not_in_story = [not o.answered for o in outside]
     answers = [o for o in outcomes if o.presented]
@@ -176,8 +177,8 @@ def evaluate(
 
 
 HEADER = (
-    "| set | questions (ans/unans) | P@1 | MRR@10 | R@5 | unans. declined | ans. declined "
-    "| AUROC | off-topic declined | not-in-story declined | latency ms |"
+    "| set | questions (ans/unans) | P@1 | MRR@10 | R@5 | unans. not answered "
+    "| ans. not answered | AUROC | off-topic declined | not-in-story not answered | latency ms |"
 )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from index import answer_type
 from index.search import SearchResult, probability
 from index.store import Store
 
@@ -82,24 +83,27 @@ def encode_batch(tok: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, np.nda
 class Reader:
     """Scores (question, candidate) pairs with the trained cross-encoder, one thread."""
 
-    def __init__(self, folder: Path = READER_DIR, threads: int = 1) -> None:
+    def __init__(
+        self, folder: Path = READER_DIR, threads: int = 1, model_file: str | None = None
+    ) -> None:
         import onnxruntime as ort
 
         self.folder = Path(folder)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(self.folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
-        self._names = {i.name for i in self._session.get_inputs()}
-        self._tok = tokenizer(self.folder)
         # How the reader's scores are used, fitted on dev (index/quality/reader_fit.py); absent only
         # while `storybot train` scores dev with a fresh export.
         path = self.folder / "reader.json"
         self.params: dict[str, Any] = (
             json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         )
+        self.model_file = model_file or str(self.params.get("model", MODEL_FILE))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(self.folder / self.model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._names = {i.name for i in self._session.get_inputs()}
+        self._tok = tokenizer(self.folder)
 
     def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One logit per text: higher means the text answers the question."""
@@ -116,10 +120,25 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def answer_features(best: float, retriever_answerable: float) -> dict[str, float]:
-    """What P(answered) is a logistic model of: the best re-scored hit's combined score, and
-    the retriever's own P(answered | on topic) as log-odds."""
-    return {"reader": best, "retriever": logit(retriever_answerable)}
+def right_features(
+    scores: np.ndarray,
+    logits: np.ndarray,
+    best: int,
+    retriever_answerable: float,
+    question: str,
+    sentence: str,
+) -> dict[str, float]:
+    """What P(right) is a logistic model of: the chosen hit's combined score, its margin over
+    the next best, the reader's own logit for it, the retriever's P(answered | on topic) as
+    log-odds, and whether the sentence holds the type of thing asked for (index/answer_type.py)."""
+    others = np.delete(scores, best)
+    return {
+        "best": float(scores[best]),
+        "margin": float(scores[best] - others.max()) if len(others) else 0.0,
+        "logit": float(logits[best]),
+        "retriever": logit(retriever_answerable),
+        "type": answer_type.match(question, sentence),
+    }
 
 
 def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
@@ -128,9 +147,10 @@ def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     A hit's combined score is the reader's logit plus `retriever` times the retriever's score
     (the weight fitted on dev, index/quality/reader_fit.py); re-scored hits are ordered by it;
     hits past `top` follow in the retriever's order with score 0. `confidence` is P(on topic) ×
-    P(answered), the second a logistic model (fitted on dev) of the best combined score and the
-    retriever's own P(answered | on topic); the retriever's topic model still tells "not in the
-    story" from "touches on it".
+    P(right): the second a logistic model (fitted on dev) of the chosen hit's signals
+    (`right_features`), the estimated chance that the quoted sentence answers. The reply is
+    an answer only at `threshold` or above (fitted so that at most 10% of dev answers are
+    wrong); the retriever's topic model still tells "not in the story" from "touches on it".
     """
     params = reader.params
     top = result.hits[: int(params["top"])]
@@ -145,10 +165,11 @@ def reread(store: Store, result: SearchResult, reader: Reader) -> SearchResult:
     own = 1.0 / (1.0 + np.exp(-np.clip(combined, -50, 50)))
     hits = [replace(top[i], score=float(own[i])) for i in order]
     hits += [replace(h, score=0.0) for h in result.hits[len(top) :]]
-    best = float(combined[order[0]])
-    confidence = result.topic * probability(
-        params["answer"], answer_features(best, result.answerable)
+    chosen = int(order[0])
+    signals = right_features(
+        combined, logits, chosen, result.answerable, result.question, top[chosen].sentence.text
     )
+    confidence = result.topic * probability(params["right"], signals)
     return replace(
         result,
         hits=hits,

@@ -1,6 +1,7 @@
 """Paths and small helpers shared by test modules (fixtures live in conftest.py)."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -122,6 +123,29 @@ def write_bad_stories(folder: Path) -> dict[str, str]:
         "huge.txt": "too large",
         "story.docx": ".docx files are not read",
     }
+
+
+QUOTING = ("answer", "related")  # reply kinds that quote a sentence for the question
+# The first line of a hedge (prompts/not_in_story.html.j2): the reader is not sure enough to
+# present the quote as the answer (index/reader.py, `threshold`).
+HEDGE = "The story may not say exactly — the closest it comes:"
+
+
+def quote_of(reply: str) -> str:
+    """A plain reply's quote: what follows a hedge's first line, else the reply itself."""
+    return reply.split("\n", 1)[1] if reply.startswith(HEDGE) else reply
+
+
+def reader_with_threshold(folder: Path, threshold: float) -> Path:
+    """A copy of the shipped reader in `folder` whose answer threshold is `threshold`: for
+    tests of what happens to answers as such (who gets one), whatever the shipped reader's
+    fitted threshold makes of their questions."""
+    from index.reader import READER_DIR
+
+    shutil.copytree(READER_DIR, folder)
+    params = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    (folder / "reader.json").write_text(json.dumps({**params, "threshold": threshold}), "utf-8")
+    return folder
 
 
 def free_port() -> int:

@@ -149,10 +149,12 @@ def test_every_answer_is_logged_and_only_quoting_replies_get_buttons(actions: Ac
     summary = actions.engine.summary()
     assert actions.answered(CHAT, 2, "", summary, 9) is None
     answer_envoy(actions, key=3, user=9)
+    envoy = actions.engine.ask("Who is Steve Witkoff?")
+    assert envoy.kind in ("answer", "related")  # as the answer, or hedged: both quote
     asks = actions.log.asks()
     assert [(a.question, a.outcome) for a in asks] == [
         ("How do I bake sourdough bread?", "declined"),
-        ("Who is Steve Witkoff?", "answer"),
+        ("Who is Steve Witkoff?", envoy.kind),
     ]
     assert {a.story for a in asks} == {"2025-04-23-london-talks"}
     assert len({a.asker for a in asks}) == 1 and re.fullmatch(r"[0-9a-f]{16}", asks[0].asker)

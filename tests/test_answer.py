@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.answer import clean_question
+from bot.answer import Answer, clean_question
 from bot.engine import Engine
+from bot.settings import BotSettings
 from bot.templates import render, to_plain
+from support import HEDGE, reader_with_threshold
 
 EXPECTED = [
     ("Who is Steve Witkoff?", "His envoy, Steve Witkoff, is expected to visit Russia"),
@@ -29,7 +33,9 @@ def test_reader_questions_cite_the_expected_sentence(
     seed_engine: Engine, question: str, start: str
 ) -> None:
     answer = seed_engine.ask(question)
-    assert answer.answered, (question, answer.confidence)
+    # Quoted as the answer or, below the reader's answer threshold, as the closest it comes.
+    assert answer.quotes, (question, answer.kind)
+    assert answer.answered == (answer.kind == "answer")
     first = answer.citations[0]
     assert first.sentence.startswith(start)
     body = seed_engine.store.articles[first.article].body
@@ -115,3 +121,23 @@ def test_an_engine_answers_on_one_thread_per_question(seed_engine: Engine) -> No
     Engine(seed_engine.settings)
     pools = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
     assert pools and all(threads == 1 for _, threads in pools), pools
+
+
+def test_the_answer_threshold_decides_answer_or_hedge_and_never_the_quote(
+    seed_settings: BotSettings, tmp_path: Path
+) -> None:
+    def ask(threshold: float) -> Answer:
+        reader = reader_with_threshold(tmp_path / f"reader-{threshold}", threshold)
+        engine = Engine(seed_settings.model_copy(update={"reader": str(reader)}))
+        return engine.ask("Who is Steve Witkoff?")
+
+    sure, unsure = ask(0.0), ask(1.01)  # confidence is a probability: never above 1
+    assert (sure.kind, sure.answered, unsure.kind, unsure.answered) == (
+        "answer",
+        True,
+        "related",
+        False,
+    )
+    assert sure.citations == unsure.citations and sure.confidence == unsure.confidence
+    assert to_plain(sure.text).startswith(sure.citations[0].sentence)
+    assert to_plain(unsure.text).startswith(HEDGE + "\n" + sure.citations[0].sentence)

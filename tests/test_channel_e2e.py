@@ -20,7 +20,7 @@ from botrunner import running_bot
 from fakebot import BOT_USERNAME, DEFAULT_GROUP_ID, JSON, FakeBotAPI, utf16_len
 from index.embedder import Embedder
 from index.posts import post_file
-from support import SEED_STORIES
+from support import SEED_STORIES, reader_with_threshold
 from telegram_html import validate_telegram_html
 
 CHANNEL = -1002233445566
@@ -200,7 +200,12 @@ async def test_an_opted_in_group_gets_answers_to_the_comments_its_post_answers_o
     newsroom: tuple[BotSettings, Engine],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings, engine = newsroom
+    settings, _ = newsroom
+    # Unaddressed comments get a reply only when the reader is sure of it; here every on-topic
+    # quote counts as sure (threshold 0), so what is tested is which comments are answered.
+    sure = reader_with_threshold(settings.stories.parent / "reader", 0.0)
+    settings = settings.model_copy(update={"reader": str(sure)})
+    engine = Engine(settings)
     server.link_discussion(OTHER_CHANNEL, -1003333333333)
     server.set_member(DEFAULT_GROUP_ID, ADMIN, "creator")
     slow = {**FAST, "post_build_seconds": 3.0}  # time to ask before the post is indexed

@@ -3,7 +3,7 @@ follow-ups as the bot, and `/story` picking the story it answers from."""
 
 from __future__ import annotations
 
-from support import numbered, run_cli
+from support import numbered, quote_of, run_cli
 
 WITKOFF = "His envoy, Steve Witkoff, is expected to visit Russia"
 
@@ -50,7 +50,7 @@ def test_terminal_chat_reads_commands_as_the_bot_does(seed_args: list[str]) -> N
 def test_terminal_chat_follows_up_on_the_previous_answer(seed_args: list[str]) -> None:
     result = run_cli(["chat", *seed_args], stdin="Who is the US envoy?\nWho is he?\n")
     follow_up = result.output.split("> Who is he?\n", 1)[1]
-    assert follow_up.startswith(WITKOFF)
+    assert quote_of(follow_up).startswith(WITKOFF)
     alone = run_cli(["chat", *seed_args], stdin="Who is he?\n").output
     assert not alone.split("\n", 1)[1].startswith(WITKOFF)
 
@@ -91,7 +91,7 @@ def test_terminal_chat_acts_on_its_last_answer_as_the_buttons_do(seed_args: list
     assert replies[0].startswith("Ask a question first")
     assert replies[2].startswith("My last reply quotes no sentence"), "declined: nothing to act on"
     answer = replies[3]
-    assert answer.startswith(WITKOFF)
+    assert quote_of(answer).startswith(WITKOFF)
     assert replies[4].startswith("Trump has said his country will abandon the peace efforts")
     assert WITKOFF in replies[4] and "— London talks, paragraph 14" in replies[4]
     assert replies[5] == answer, "/context again goes back to the quote"

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import cli
-from support import NEWSROOM, SEED_STORIES, numbered, run_cli
+from support import NEWSROOM, QUOTING, SEED_STORIES, numbered, run_cli
 
 SEED = "2025-04-23-london-talks"
 FOLLOW_UP = "2025-04-24-london-talks"
@@ -44,7 +44,7 @@ def test_stories_json_lists_each_story_with_its_id_and_dates(newsroom_args: list
 def test_ask_story_answers_from_that_story_only(newsroom_args: list[str]) -> None:
     question = "Who is Steve Witkoff?"
     everywhere = json.loads(run_cli(["ask", "--json", *newsroom_args, question]).output)
-    assert everywhere["answered"] and everywhere["quoted"] == 0
+    assert everywhere["kind"] in QUOTING
     assert WITKOFF in everywhere["citations"][0]["sentence"]
     budget = json.loads(
         run_cli(["ask", "--json", *newsroom_args, "--story", BUDGET, question]).output
@@ -65,7 +65,7 @@ def test_same_titled_stories_are_cited_apart_and_a_shared_sentence_once(
     first = obj["citations"][0]
     date = "23 Apr 2025" if first["story"] == SEED else "24 Apr 2025"
     assert f"— London talks, {date}, paragraph {first['paragraph']}" in obj["plain"]
-    assert obj["plain"] == obj["plain"].strip() and "<b>" in obj["text"]
+    assert obj["plain"] == obj["plain"].strip() and "<blockquote>" in obj["text"]
     assert "<" not in obj["plain"]
 
 

@@ -93,7 +93,8 @@ def test_a_chat_that_follows_a_story_is_answered_from_it_and_help_says_so(
     conversation: Conversation,
 ) -> None:
     everywhere = conversation.respond(3, Command("question", "Who is Steve Witkoff?")).answer
-    assert everywhere is not None and everywhere.answered
+    assert everywhere is not None and everywhere.quotes
+    assert everywhere.citations[0].sentence.startswith("His envoy, Steve Witkoff")
     conversation.respond(3, Command("story", BUDGET))
     budget = conversation.respond(3, Command("question", "Who is Steve Witkoff?")).answer
     assert budget is not None and not budget.answered
@@ -101,7 +102,8 @@ def test_a_chat_that_follows_a_story_is_answered_from_it_and_help_says_so(
     assert "This chat follows “Parliament passes the 2026 budget”" in conversation.help(3)
     conversation.respond(3, Command("story", "all"))
     again = conversation.respond(3, Command("question", "Who is Steve Witkoff?")).answer
-    assert again is not None and again.answered
+    assert again is not None and again.quotes
+    assert again.citations[0].sentence.startswith("His envoy, Steve Witkoff")
     assert "This chat follows" not in conversation.help(3)
 
 

@@ -117,7 +117,8 @@ def test_a_question_asked_again_of_one_build_is_answered_once(
     assert engine.reload_if_changed()
     fresh = engine.ask(QUESTIONS[0])
     assert fresh is not first, "a new build answers afresh"
-    assert not first.answered and fresh.answered and "Odesa" in fresh.citations[0].sentence
+    assert not any("Odesa" in c.sentence for c in first.citations)
+    assert fresh.quotes and "Odesa" in fresh.citations[0].sentence
 
 
 def test_the_answer_cache_is_bounded_and_can_be_turned_off(
@@ -146,7 +147,8 @@ def test_a_reader_answers_from_the_intact_build_while_another_process_builds(
     with build_lock(own_index.index):  # as a `storybot index` running in another process
         result = run_cli(["ask", "--json", *folders, "Who is Steve Witkoff?"])
     assert result.exit_code == 0, result.output  # before: 1, "another build … is running"
-    assert json.loads(result.stdout)["answered"] is True
+    reply = json.loads(result.stdout)
+    assert reply["kind"] in ("answer", "related") and "Witkoff" in reply["citations"][0]["sentence"]
     assert result.stderr.splitlines() == [
         f"another build of {own_index.index} is running; answering from build "
         f"{served.name} until it is done"  # type: ignore[union-attr]

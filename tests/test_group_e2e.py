@@ -84,6 +84,10 @@ async def test_inline_query_offers_up_to_three_cited_answers(
         calls = await server.await_for("answerInlineQuery", 3)
     by_kind = {len(c["results"]) > 0: c for c in calls}
     answered = by_kind[True]
+    # Offered as answers, or under a button saying the story may not say exactly.
+    hedged = seed_engine.ask("Who is Steve Witkoff?").kind == "related"
+    button = answered.get("button", {}).get("text")
+    assert button == ("The story may not say exactly — the closest it comes:" if hedged else None)
     results = answered["results"]
     assert 1 <= len(results) <= 3
     assert len({r["id"] for r in results}) == len(results)

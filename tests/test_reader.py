@@ -12,12 +12,17 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.engine import Engine
+from index.quality.finetune import read_pairs
+from index.quality.reader_export import torch_logits
 from index.quality.reader_fit import TOPS
-from index.quality.reader_training import TRAIN_FILES, Pair, torch_logits
-from index.reader import MODEL_FILE, SEPARATOR, Reader, pair_text, reader_text, reread
+from index.quality.training_data import TRAIN_FILES
+from index.reader import SEPARATOR, Reader, pair_text, reader_text, reread
 from index.search import search
 from support import DATA
 
+PROBE_TEXT = pair_text(
+    "His envoy, Steve Witkoff, will visit Moscow.", "London talks", "Rubio cancelled."
+)
 LAMMY = (
     "A spokesperson for U.K. Prime Minister Keir Starmer said that Foreign Secretary David Lammy "
     'held a "productive call" with Rubio the day prior.'
@@ -39,8 +44,12 @@ def reader() -> Reader:
 
 
 def test_the_shipped_reader_loads_with_its_fitted_parameters(reader: Reader) -> None:
-    assert (reader.folder / MODEL_FILE).stat().st_size < 50_000_000
-    assert {"top", "retriever", "answer", "threshold", "dev", "trained"} <= set(reader.params)
+    # The repository's limits: at most 120 MB of weights in all, no file over 60 MB.
+    sizes = [f.stat().st_size for f in reader.folder.iterdir()]
+    assert sum(sizes) <= 120_000_000 and max(sizes) <= 60_000_000
+    assert {"model", "top", "retriever", "right", "threshold", "dev", "trained"} <= set(
+        reader.params
+    )
     assert reader.params["top"] in TOPS
 
 
@@ -85,8 +94,9 @@ def test_reread_orders_by_the_reader_and_decides_from_its_best_hit(
         assert after.answered == expected
 
 
-def test_a_tiny_training_run_makes_a_reader_the_bot_can_load(tmp_path: Path) -> None:
-    # The sample's two articles: one to train on, one (with unanswerable questions) as dev.
+def tiny_training_args(tmp_path: Path) -> list[str]:
+    """`storybot train` on the sample's two articles: one to train on, one (with unanswerable
+    questions) as dev; two steps of four."""
     sample = json.loads((DATA / "squad_sample.json").read_text(encoding="utf-8"))
     zelda, super_bowl = sample["data"]
     qa = tmp_path / "qa"
@@ -94,28 +104,56 @@ def test_a_tiny_training_run_makes_a_reader_the_bot_can_load(tmp_path: Path) -> 
     (qa / TRAIN_FILES[0]).write_text(json.dumps({**sample, "data": [super_bowl]}), "utf-8")
     dev = tmp_path / "dev.json"
     dev.write_text(json.dumps({**sample, "data": [zelda]}), encoding="utf-8")
-    out = tmp_path / "reader"
     args = ["train", "--qa-train", str(qa), "--dev", str(dev)]
     args += ["--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
-    args += ["--output", str(out), "--max-steps", "2", "--batch-size", "4"]
-    result = CliRunner().invoke(cli, args)
+    return [*args, "--output", str(tmp_path / "reader"), "--max-steps", "2", "--batch-size", "4"]
+
+
+def test_a_tiny_run_of_the_shipped_recipe_fine_tunes_minilm_on_the_labels(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, tiny_training_args(tmp_path))
     assert result.exit_code == 0, result.output
     assert "4/4" in result.output and "dev: P@1" in result.output
+    assert "teacher" not in result.output  # the shipped reader has none
+    reader = Reader(tmp_path / "reader")
+    trained = reader.params["trained"]
+    assert "teacher" not in trained and trained["reader"]["config"]["loss"] == "bce"
+    assert trained["reader"]["pairs"] == len(read_pairs(tmp_path / "work" / "pairs-2-1.jsonl"))
+    texts = [PROBE_TEXT, pair_text(LAMMY, "London talks", "")]
+    exported = reader.logits("Who is the envoy?", texts)
+    exact = torch_logits(tmp_path / "work" / "reader" / "torch", "Who is the envoy?", texts)
+    assert np.abs(exported - exact).max() < 0.5
 
-    # The pairs it trained on (kept in the work folder for a rerun): gold and wrong sentences.
-    [kept] = (tmp_path / "work").glob("pairs-*.jsonl")
-    pairs = [Pair(**json.loads(line)) for line in kept.read_text(encoding="utf-8").splitlines()]
-    assert {p.label for p in pairs} == {0.0, 1.0}
-    assert all(SEPARATOR in p.text for p in pairs)
+
+def test_a_tiny_distillation_run_makes_a_reader_the_bot_can_load(tmp_path: Path) -> None:
+    args = [*tiny_training_args(tmp_path), "--teacher", "minilm"]
+    out = tmp_path / "reader"
+    (out / "stale.bin").parent.mkdir()
+    (out / "stale.bin").write_bytes(b"an earlier reader's file")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "6/6" in result.output and "dev: P@1" in result.output
+    assert not (out / "stale.bin").exists()  # one reader in the tree: a retrain replaces files
+
+    # The pairs each stage learned from (kept in the work folder for a rerun): gold and wrong
+    # sentences; the student's with the teacher's logits, which it was taught.
+    work = tmp_path / "work"
+    labelled = read_pairs(work / "pairs-2-1.jsonl")
+    assert {p.label for p in labelled} == {0.0, 1.0}
+    assert all(SEPARATOR in p.text for p in labelled)
+    scores = (work / "teacher-scores-3-1.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(scores) == len(read_pairs(work / "pairs-3-1.jsonl"))
     reader = Reader(out)
     assert reader.params["top"] in TOPS
-    assert reader.params["trained"]["config"]["max_steps"] == 2
-    assert reader.params["trained"]["pairs"] == len(pairs)
-    texts = [p.text for p in pairs[:3]]
-    int8 = reader.logits(pairs[0].question, texts)
-    exact = torch_logits(tmp_path / "work" / "torch", pairs[0].question, texts)
-    assert np.all(np.isfinite(int8))
-    assert np.abs(int8 - exact).max() < 0.5
+    trained = reader.params["trained"]
+    assert (
+        trained["teacher"]["config"]["max_steps"] == trained["student"]["config"]["max_steps"] == 2
+    )
+    assert trained["teacher"]["pairs"] == len(labelled)
+    texts = [p.text for p in labelled[:3]]
+    exported = reader.logits(labelled[0].question, texts)
+    exact = torch_logits(work / "student" / "torch", labelled[0].question, texts)
+    assert np.all(np.isfinite(exported))
+    assert np.abs(exported - exact).max() < 0.5
 
 
 def test_train_refuses_to_fit_on_test_json(tmp_path: Path) -> None:
@@ -136,7 +174,7 @@ def test_a_question_longer_than_the_reader_reads_is_still_scored(reader: Reader)
 def test_the_extra_training_data_reads_back_to_plain_text_with_exact_answer_offsets(
     tmp_path: Path,
 ) -> None:
-    from index.quality.reader_training import detokenize, load_tokenized, qnli_pairs
+    from index.quality.training_data import detokenize, load_tokenized, qnli_pairs
 
     text, starts = detokenize('the team \'s coach ( John Smith ) said , " We won . "'.split())
     assert text == 'the team\'s coach (John Smith) said, "We won."'

@@ -33,8 +33,9 @@ def test_every_off_topic_question_is_declined(outcomes: list[Outcome]) -> None:
 def test_at_most_three_percent_of_answerable_questions_are_declined(
     outcomes: list[Outcome],
 ) -> None:
+    # Declined: "that's not in the story", no quote. A hedge still quotes the closest sentence.
     answerable = [o for o in outcomes if o.question.answerable]
-    assert sum(not o.answered for o in answerable) <= 0.03 * len(answerable)
+    assert sum(o.kind == "declined" for o in answerable) <= 0.03 * len(answerable)
 
 
 def test_confidence_ranks_answerable_above_unanswerable(outcomes: list[Outcome]) -> None:

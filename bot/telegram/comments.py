@@ -238,8 +238,10 @@ async def answer_comment(
     if answer is None or not reply.html or (not answer.answered and not asked):
         return
     markup = keyboard(view) if view else None
-    quoted = answer.answered and answer.kind == "answer"
-    sent = await send_quoted(message, context, thread, answer, question, markup) if quoted else None
+    # An answer or a hedge quotes the post itself (a hedge says the post may not say exactly).
+    sent = None
+    if answer.quotes:
+        sent = await send_quoted(message, context, thread, answer, question, markup)
     if sent is None:
         sent = await send_html(message, reply.html, markup)
     if reply.earlier is not None:
@@ -276,6 +278,7 @@ async def send_quoted(
         question=" ".join(question.split()),
         asker=asker.first_name if asker else message.chat.title or "Someone",
         asker_id=asker.id if asker else None,
+        hedged=answer.kind != "answer",
     )
     try:
         sent = await context.bot.send_message(

@@ -30,7 +30,13 @@ from bot.followup import Earlier, recall, remember
 from bot.state import ChatState
 from bot.telegram.buttons import keyboard
 from bot.telegram.guard import addressed, replies_to_bot
-from bot.telegram.inline import CACHE_SECONDS, DECLINED_BUTTON, EMPTY_BUTTON, inline_results
+from bot.telegram.inline import (
+    CACHE_SECONDS,
+    DECLINED_BUTTON,
+    EMPTY_BUTTON,
+    HEDGED_BUTTON,
+    inline_results,
+)
 from bot.telegram.telegram_text import split_message
 from bot.templates import render
 
@@ -235,7 +241,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     engine = engine_of(context)
     answer = await asyncio.to_thread(engine.ask, query.query)  # as in converse
     results = inline_results(answer)
-    button = None if results else DECLINED_BUTTON
+    button = DECLINED_BUTTON if not results else None if answer.answered else HEDGED_BUTTON
     await query.answer(results, cache_time=CACHE_SECONDS, button=button)
 
 

@@ -2,8 +2,9 @@
 
 Each result quotes one story sentence: the title shows the sentence, the description its source,
 and picking it posts the question with the quote and its source link (Telegram HTML), so the
-chat sees what was asked. A question the story does not answer gets no results, only the button
-above the (empty) list saying so; an empty query gets a button that explains how to ask.
+chat sees what was asked. A question the reader is unsure of gets the closest sentences under a
+button saying the story may not say exactly; one the story does not cover gets no results, only
+the button above the (empty) list saying so; an empty query gets a button that explains how to ask.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ TITLE_CHARS = 120
 CACHE_SECONDS = 60
 EMPTY_BUTTON = InlineQueryResultsButton(
     text="Type a question about the story", start_parameter="help"
+)
+HEDGED_BUTTON = InlineQueryResultsButton(
+    text="The story may not say exactly — the closest it comes:", start_parameter="help"
 )
 DECLINED_BUTTON = InlineQueryResultsButton(
     text="That's not in the story — see what I can answer", start_parameter="help"
@@ -61,8 +65,9 @@ def _result(question: str, citation: Citation, rank: int) -> InlineQueryResultAr
 
 
 def inline_results(answer: Answer) -> list[InlineQueryResultArticle]:
-    """Up to MAX_RESULTS results, best first, for an answered question; none for a declined one."""
-    if not answer.answered:
+    """Up to MAX_RESULTS results, best first, for an answered or hedged question (the button
+    above a hedge's list says the story may not say exactly); none for a declined one."""
+    if not answer.quotes:
         return []
     question = _short(" ".join(answer.question.split()), 200)
     return [_result(question, c, n) for n, c in enumerate(answer.citations[:MAX_RESULTS])]

@@ -181,7 +181,9 @@ def report(
         these, voted = asks.get(key, []), marks.get(key, [])
         outcomes = Counter(a.outcome for a in these)
         votes = Counter(m.vote for m in voted)
-        unanswered = [a for a in these if a.outcome in UNANSWERED]
+        # A hedged question whose quote its reader marked 👍 was answered after all.
+        confirmed = {m.ask for m in voted if m.vote == "good"}
+        unanswered = [a for a in these if a.outcome in UNANSWERED and a.id not in confirmed]
         out.append(
             StoryAsked(
                 key,

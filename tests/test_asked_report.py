@@ -117,6 +117,22 @@ def test_unanswered_questions_are_grouped_by_meaning_and_counted(
     assert rejected == [("Where were the talks held?", VENUE, 2), (TIE, DOWNGRADED, 1)]
 
 
+def test_a_hedged_question_whose_quote_a_reader_marked_right_is_not_unanswered(
+    seed_engine: Engine,
+) -> None:
+    log, now = SqliteAsked(":memory:"), time.time()
+    witkoff = "His envoy, Steve Witkoff, is expected to visit Russia."
+    for n, asker in enumerate(("r1", "r2")):  # asked twice, hedged twice; one reader's 👍
+        log.add(Ask(f"w{n}", "Who is Steve Witkoff?", "related", STORY, FILE, asker, now - 9 + n))
+    log.add(Ask("x", "Is it raining in London?", "related", STORY, FILE, "r3", now - 5))
+    log.mark(Mark("w0", 0, "good", "Who is Steve Witkoff?", witkoff, 14, STORY, FILE, now - 1))
+    (found,) = report(log, seed_engine.encoder, seed_engine.catalog)
+    assert [(g.question, g.asked) for g in found.unanswered] == [
+        ("Who is Steve Witkoff?", 1),  # the other asker's hedge stands
+        ("Is it raining in London?", 1),
+    ]
+
+
 def test_the_report_reads_as_a_message_and_as_text(log: SqliteAsked, seed_engine: Engine) -> None:
     html = render_report(report(log, seed_engine.encoder, seed_engine.catalog), 30)
     assert validate_telegram_html(html) is None

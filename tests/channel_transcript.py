@@ -87,13 +87,18 @@ def replay(api: FakeBotAPI, log: Path) -> None:
         ("Ada", ADMIN, "/comments on"),
         ("Carol", 4003, "Will the tolls go up?"),
         ("Dan", 4004, "Great news!"),
+        ("Erin", 4005, f"@{BOT_USERNAME} will the tolls go up?"),
     ]:
         show(who, text)
         if text.startswith("/"):
             api.group_text(text, chat_id=GROUP, user_id=user, first_name=who)
         else:
             api.comment(text, post, user_id=user, first_name=who)
-        if who != "Dan":
+        if who in ("Carol", "Dan"):  # not addressed: a reply only when the reader is sure
+            time.sleep(3)
+            if len(api.sent()) > said:
+                said = reply(api, said)
+        else:
             said = reply(api, said)
     show("Ada", "/follow")
     api.group_text("/follow", chat_id=GROUP, user_id=ADMIN, first_name="Ada")

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from index.embedder import Embedder
 from index.errors import BadEvalSet
-from index.quality.evalsets import EvalQuestion, covers_gold, is_gold, load_seed, load_squad
+from index.quality.evalsets import (
+    EvalQuestion,
+    covers_gold,
+    is_gold,
+    load_seed,
+    load_squad,
+    ranked_elsewhere,
+)
 from index.splitter import split_article
 from support import DATA, SEED_STORIES
 
@@ -115,3 +123,18 @@ def test_a_quote_is_right_when_it_is_contains_or_mostly_is_a_gold_sentence(
     question = EvalQuestion("q", (), "answerable", "a.txt", (("a.txt", 10, 30),))
     assert covers_gold(question, "a.txt", start, end) is right
     assert not covers_gold(question, "b.txt", 10, 30)
+
+
+def test_answerable_questions_asked_elsewhere_are_ranked_in_the_other_articles_only(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # The sample's two articles: each answerable question asked of the other one (issue 21's
+    # synthetic "not in the story" question of a story about something else).
+    evalset = load_squad(DATA / "squad_sample.json")
+    answerable = [q for q in evalset.questions if q.answerable]
+    asked = list(ranked_elsewhere(evalset, tmp_path / "cache", embedder, 5))
+    assert [q for _, q, _ in asked] == answerable
+    for store, question, result in asked:
+        own = {article for article, _ in question.gold}
+        assert result.hits and own.isdisjoint(store.articles)
+        assert all(h.sentence.article not in own for h in result.hits)

@@ -258,3 +258,30 @@ def ranked(
     vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
     for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
         yield store, question, rank(store, vector, question.question, k=k, qtokens=qtokens)
+
+
+def ranked_elsewhere(
+    evalset: EvalSet, cache_dir: Path, encoder: Encoder, k: int
+) -> Iterator[tuple[Store, EvalQuestion, SearchResult]]:
+    """Each answerable question asked of the set's other articles instead of its own (the
+    retriever's best `k` hits among them, so those of the article nearest its topic): a
+    "not in the story" question whose story is about something close. Nothing when the set
+    has one article."""
+    from index.substore import narrow  # only this needs the substore machinery
+
+    store = eval_store(evalset, cache_dir, encoder, default_params())
+    ids = set(store.articles)
+    questions = [q for q in evalset.questions if q.answerable]
+    if len(ids) < 2 or not questions:
+        return
+    vectors, tokens = encode_with_tokens(encoder, [q.question for q in questions])
+    narrowed: dict[frozenset[str], Store] = {}
+    for question, vector, qtokens in zip(questions, vectors, tokens, strict=True):
+        own = {a for a, _ in question.gold} | {a for a, _, _ in question.spans}
+        others = frozenset(ids - own)
+        if not others:
+            continue
+        if others not in narrowed:
+            narrowed[others] = narrow(store, others)
+        elsewhere = narrowed[others]
+        yield elsewhere, question, rank(elsewhere, vector, question.question, k=k, qtokens=qtokens)

@@ -210,7 +210,9 @@ def refit(
 
     from index.quality.reader_fit import fit, score_set  # numpy/scipy fitting: not for `--help`
 
-    params = fit(score_set(dev, cache_dir, encoder, reader), max_risk)
+    scored = score_set(dev, cache_dir, encoder, reader)
+    elsewhere = score_set(dev, cache_dir, encoder, reader, elsewhere=True)
+    params = fit(scored, max_risk, elsewhere)
     record = {
         "model": reader.params.get("model", reader.model_file),
         **params,
@@ -222,7 +224,8 @@ def refit(
     figures = params["dev"]
     say(
         f"dev: P@1 {figures['p_at_1']}, MRR {figures['mrr']}, AUROC right vs wrong "
-        f"{figures['auroc_right']}, risk {figures['risk']} at coverage {figures['coverage']}; "
+        f"{figures['auroc_right_dev']} ({figures['auroc_right']} with the synthetic questions), "
+        f"risk {figures['risk']} at coverage {figures['coverage']}; "
         f"top {params['top']}, retriever weight {params['retriever']}, threshold "
         f"{params['threshold']}"
     )

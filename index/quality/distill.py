@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from index.quality.finetune import Pair, model_inputs
+from index.quality.finetune import Pair, device, model_inputs
 from index.reader import encode_batch, tokenizer
 
 CHUNK = 512
@@ -41,7 +41,9 @@ def teacher_scores(
             if row["i"] < len(key) and row["key"] == key[row["i"]][:64]:
                 done[row["i"]] = row["logit"]
     model = AutoModelForSequenceClassification.from_pretrained(teacher_dir)
+    model.to(device())
     model.eval()
+    on = next(model.parameters()).device
     tok = tokenizer(teacher_dir)
     order = sorted(range(len(pairs)), key=lambda i: len(key[i]))
     todo = [i for i in order if i not in done]
@@ -56,7 +58,7 @@ def teacher_scores(
             for b in range(0, len(chunk), batch_size):
                 ids = chunk[b : b + batch_size]
                 feed = encode_batch(tok, [(pairs[i].question, pairs[i].text) for i in ids])
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with torch.autocast(on.type, dtype=torch.bfloat16, enabled=bf16):
                     logits = model(**model_inputs(model, feed)).logits.float().view(-1)
                 for i, value in zip(ids, logits.tolist(), strict=True):
                     done[i] = round(value, 4)

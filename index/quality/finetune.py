@@ -69,12 +69,21 @@ def batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair]
     return out
 
 
+def device() -> str:
+    """Where training runs: a lent GPU when torch sees one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def model_inputs(model: Any, feed: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The tokenizer's arrays as tensors, only those the model takes (MPNet has no segment ids)."""
+    """The tokenizer's arrays as tensors on the model's device, only those the model takes
+    (MPNet has no segment ids)."""
     import torch
 
     accepted = inspect.signature(model.forward).parameters
-    return {k: torch.from_numpy(v) for k, v in feed.items() if k in accepted}
+    on = next(model.parameters()).device
+    return {k: torch.from_numpy(v).to(on) for k, v in feed.items() if k in accepted}
 
 
 def finetune(
@@ -113,6 +122,7 @@ def finetune(
             break
     source = str(out_dir / f"torch-epoch-{done}") if done else model_path
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
+    model.to(device())
     if done:
         say(f"    resuming after epoch {done} (saved in {source})")
     tok = tokenizer(Path(model_path))
@@ -174,18 +184,19 @@ def _epoch(
     if start:
         say(f"    epoch {epoch}: resuming at step {start + 1} of {steps} (checkpoint)")
     bce = torch.nn.BCEWithLogitsLoss()
+    on = next(model.parameters()).device
     started = time.perf_counter()
     for step in range(start + 1, steps + 1):
         batch = plan[step - 1]
         feed = model_inputs(model, encode_batch(tok, [(p.question, p.text) for p in batch]))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        with torch.autocast(on.type, dtype=torch.bfloat16, enabled=config.bf16):
             logits = model(**feed).logits.view(-1)
         logits = logits.float()
         if config.loss == "mse":
-            targets = torch.tensor([p.target for p in batch], dtype=torch.float32)
+            targets = torch.tensor([p.target for p in batch], dtype=torch.float32, device=on)
             loss = torch.nn.functional.mse_loss(logits, targets)
         else:
-            labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+            labels = torch.tensor([p.label for p in batch], dtype=torch.float32, device=on)
             loss = bce(logits, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -227,6 +238,7 @@ def _save(
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "step": step,
         "running": running,
     }
@@ -250,9 +262,11 @@ def _resume(
         folder = folder.with_name(folder.name + ".old")  # stopped between the two renames
     if not (folder / "run.json").exists() or json.loads((folder / "run.json").read_text()) != run:
         return 0, 0.0
-    state = torch.load(folder / "state.pt", weights_only=False)
+    state = torch.load(folder / "state.pt", weights_only=False, map_location="cpu")
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    optimizer.load_state_dict(state["optimizer"])  # moves its tensors to the parameters' device
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     return int(state["step"]), float(state["running"])

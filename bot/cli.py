@@ -968,8 +968,8 @@ def train(
 
     On this machine's 2 CPU cores the shipped reader takes about half an hour, the mpnet
     pipeline hours (a GPU, when torch sees one, is used); every stage keeps its result in
-    --work and the fine-tunings checkpoint, so a stopped run resumes where it was. Reproduces index/reader/ (fixed seeds) and prints the
-    dev figures.
+    --work and the fine-tunings checkpoint, so a stopped run resumes where it was. Reproduces
+    index/reader/ (fixed seeds) and prints the dev figures.
 
     Example: storybot train --max-steps 20 --output var/reader-try
     """

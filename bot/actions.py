@@ -46,7 +46,6 @@ RECORD_PREFIX = "buttons:"
 VOTE_PREFIX = "buttons-vote:"
 BUTTON_PREFIXES = (RECORD_PREFIX, VOTE_PREFIX)  # expire after STORYBOT_BUTTON_EXPIRY in Redis
 QUESTION_KINDS = frozenset({"answer", "related", "declined"})  # replies to a question
-QUOTING_KINDS = frozenset({"answer", "related"})  # those that quote a sentence: buttons
 MAX_CONTEXT_CHARS = 3000  # a paragraph longer than this is shown around the sentence
 
 Verb = Literal["context", "quote", "another", "good", "bad"]
@@ -223,7 +222,7 @@ class Actions:
         if self.log.keeps:
             asker = asker_hash(self.salt(), story, user if user is not None else chat_id)
             self.log.add(Ask(ask_id, question, answer.kind, story, file, asker, now))
-        if answer.kind not in QUOTING_KINDS or first is None:
+        if not answer.quotes:  # buttons only under a reply that quotes a sentence
             return None
         record = Record(
             key,

@@ -21,9 +21,11 @@ from index.versions import ChangeStatus
 
 MAX_QUESTION_CHARS = 1000
 NEARLY = 0.9
-# What a reply is (`kind` in --json): a quoted answer; the story touches on it but doesn't say;
-# not in the story; no question left after cleaning; a summary; a what's-new list.
+# What a reply is (`kind` in --json): a quoted answer; a hedge (on topic, the reader not sure
+# the quote answers); not in the story; no question left after cleaning; a summary; a what's-new
+# list.
 AnswerKind = Literal["answer", "related", "declined", "empty", "summary", "whatsnew"]
+QUOTING_KINDS = frozenset({"answer", "related"})  # the replies that quote a sentence for a question
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Answer:
     def quotes(self) -> bool:
         """Whether the reply quotes a sentence for the question: as its answer, or as the
         closest the story comes (a hedge); a decline lists sentences only as what it covers."""
-        return self.kind in ("answer", "related") and bool(self.citations)
+        return self.kind in QUOTING_KINDS and bool(self.citations)
 
     @property
     def quoted(self) -> int | None:

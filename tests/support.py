@@ -125,7 +125,6 @@ def write_bad_stories(folder: Path) -> dict[str, str]:
     }
 
 
-QUOTING = ("answer", "related")  # reply kinds that quote a sentence for the question
 # The first line of a hedge (prompts/not_in_story.html.j2): the reader is not sure enough to
 # present the quote as the answer (index/reader.py, `threshold`).
 HEDGE = "The story may not say exactly — the closest it comes:"

@@ -23,6 +23,7 @@ from bot.actions import (
     View,
     parse_data,
 )
+from bot.answer import QUOTING_KINDS
 from bot.asked import SqliteAsked, asker_hash
 from bot.engine import Engine
 from bot.state import SqliteState
@@ -150,7 +151,7 @@ def test_every_answer_is_logged_and_only_quoting_replies_get_buttons(actions: Ac
     assert actions.answered(CHAT, 2, "", summary, 9) is None
     answer_envoy(actions, key=3, user=9)
     envoy = actions.engine.ask("Who is Steve Witkoff?")
-    assert envoy.kind in ("answer", "related")  # as the answer, or hedged: both quote
+    assert envoy.kind in QUOTING_KINDS  # as the answer, or hedged: both quote
     asks = actions.log.asks()
     assert [(a.question, a.outcome) for a in asks] == [
         ("How do I bake sourdough bread?", "declined"),

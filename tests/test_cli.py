@@ -12,10 +12,11 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from bot.answer import QUOTING_KINDS
 from bot.cli import cli
 from bot.settings import BotSettings
 from index.limits import MAX_SENTENCES
-from support import QUOTING, ROOT, write_bad_stories
+from support import ROOT, write_bad_stories
 
 CITATION_KEYS = ("article", "title", "url", "paragraph", "sentence", "start", "end", "score")
 
@@ -81,7 +82,8 @@ def test_ask_json_contract_and_offsets(folders: list[str], seed_settings: BotSet
             body = (seed_settings.stories / c["article"]).read_text(encoding="utf-8")
             assert body[c["start"] : c["end"]] == c["sentence"]
     answered, declined = lines
-    assert answered["kind"] in QUOTING and answered["answered"] == (answered["kind"] == "answer")
+    assert answered["kind"] in QUOTING_KINDS
+    assert answered["answered"] == (answered["kind"] == "answer")
     assert "Steve Witkoff" in answered["citations"][0]["sentence"]
     assert answered["citations"][0]["sentence"] in answered["plain"]
     assert declined["answered"] is False and declined["kind"] == "declined"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from bot.answer import QUOTING_KINDS
 from bot.cli import cli
-from support import NEWSROOM, QUOTING, SEED_STORIES, numbered, run_cli
+from support import NEWSROOM, SEED_STORIES, numbered, run_cli
 
 SEED = "2025-04-23-london-talks"
 FOLLOW_UP = "2025-04-24-london-talks"
@@ -44,7 +45,7 @@ def test_stories_json_lists_each_story_with_its_id_and_dates(newsroom_args: list
 def test_ask_story_answers_from_that_story_only(newsroom_args: list[str]) -> None:
     question = "Who is Steve Witkoff?"
     everywhere = json.loads(run_cli(["ask", "--json", *newsroom_args, question]).output)
-    assert everywhere["kind"] in QUOTING
+    assert everywhere["kind"] in QUOTING_KINDS
     assert WITKOFF in everywhere["citations"][0]["sentence"]
     budget = json.loads(
         run_cli(["ask", "--json", *newsroom_args, "--story", BUDGET, question]).output

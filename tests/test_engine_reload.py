@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer import QUOTING_KINDS
 from bot.engine import Engine, build
 from bot.settings import BotSettings
 from bot.telegram import app as bot_app
@@ -148,7 +149,7 @@ def test_a_reader_answers_from_the_intact_build_while_another_process_builds(
         result = run_cli(["ask", "--json", *folders, "Who is Steve Witkoff?"])
     assert result.exit_code == 0, result.output  # before: 1, "another build … is running"
     reply = json.loads(result.stdout)
-    assert reply["kind"] in ("answer", "related") and "Witkoff" in reply["citations"][0]["sentence"]
+    assert reply["kind"] in QUOTING_KINDS and "Witkoff" in reply["citations"][0]["sentence"]
     assert result.stderr.splitlines() == [
         f"another build of {own_index.index} is running; answering from build "
         f"{served.name} until it is done"  # type: ignore[union-attr]

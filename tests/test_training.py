@@ -15,7 +15,7 @@ from index.quality.casual import casual, pronoun, typo
 from index.quality.distill import teacher_scores
 from index.quality.finetune import Pair, finetune
 from index.quality.mpnet import WEIGHTS_SIZE, verified
-from index.quality.reader_fit import Scored, recall_at, risk_threshold, without_answer
+from index.quality.reader_fit import Scored, recall_at_cut, risk_threshold, without_answer
 from index.quality.train_config import DIRECT, SHIPPED_TEACHER, STUDENT, TEACHER, TrainConfig
 from index.quality.training_data import readerlike
 from index.reader import pair_text
@@ -185,4 +185,4 @@ def test_recall_at_a_cut_counts_answerable_questions_with_gold_among_the_hits_re
         _scored(True, [False, False, False, True], [False] * 4),
         _scored(False, [False] * 4, [False] * 4),  # unanswerable: not counted
     ]
-    assert [recall_at(scored, t) for t in (1, 2, 4)] == [0.0, 0.5, 1.0]
+    assert [recall_at_cut(scored, t) for t in (1, 2, 4)] == [0.0, 0.5, 1.0]

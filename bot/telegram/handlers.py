@@ -30,13 +30,7 @@ from bot.followup import Earlier, recall, remember
 from bot.state import ChatState
 from bot.telegram.buttons import keyboard
 from bot.telegram.guard import addressed, replies_to_bot
-from bot.telegram.inline import (
-    CACHE_SECONDS,
-    DECLINED_BUTTON,
-    EMPTY_BUTTON,
-    HEDGED_BUTTON,
-    inline_results,
-)
+from bot.telegram.inline import CACHE_SECONDS, EMPTY_BUTTON, inline_button, inline_results
 from bot.telegram.telegram_text import split_message
 from bot.templates import render
 
@@ -240,9 +234,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     engine = engine_of(context)
     answer = await asyncio.to_thread(engine.ask, query.query)  # as in converse
-    results = inline_results(answer)
-    button = DECLINED_BUTTON if not results else None if answer.answered else HEDGED_BUTTON
-    await query.answer(results, cache_time=CACHE_SECONDS, button=button)
+    await query.answer(
+        inline_results(answer), cache_time=CACHE_SECONDS, button=inline_button(answer)
+    )
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -71,3 +71,11 @@ def inline_results(answer: Answer) -> list[InlineQueryResultArticle]:
         return []
     question = _short(" ".join(answer.question.split()), 200)
     return [_result(question, c, n) for n, c in enumerate(answer.citations[:MAX_RESULTS])]
+
+
+def inline_button(answer: Answer) -> InlineQueryResultsButton | None:
+    """The button above an answer's results: none for an answer, the hedge for a hedge, "not in
+    the story" when there are no results."""
+    if not answer.quotes:
+        return DECLINED_BUTTON
+    return None if answer.answered else HEDGED_BUTTON

@@ -33,7 +33,7 @@ import numpy as np
 
 from index.embedder import Encoder
 from index.quality.evalsets import EvalSet, is_gold, ranked, ranked_elsewhere
-from index.quality.metrics import auroc
+from index.quality.metrics import auroc, first_gold, recall_at
 from index.quality.train_config import MAX_RISK
 from index.quality.tuning import choose_model
 from index.reader import Reader, reader_text, right_features
@@ -160,11 +160,10 @@ def ranking_figures(scored: list[Scored], top: int, weight: float) -> tuple[floa
     return hits / n, rr / n
 
 
-def recall_at(scored: list[Scored], top: int) -> float:
+def recall_at_cut(scored: list[Scored], top: int) -> float:
     """The share of answerable questions with a gold sentence among the `top` hits read: the
     most reading that many can get right."""
-    answerable = [s for s in scored if s.answerable]
-    return sum(bool(s.gold[:top].any()) for s in answerable) / max(len(answerable), 1)
+    return recall_at([first_gold(list(s.gold)) for s in scored if s.answerable], top)
 
 
 def risk_threshold(confidence: np.ndarray, right: np.ndarray, max_risk: float) -> float:
@@ -193,7 +192,7 @@ def fit(
     # Reading more candidates: the best P@1 at each cut beside the recall it is bounded by.
     by_top = {
         str(t): {
-            "recall": round(recall_at(scored, t), 4),
+            "recall": round(recall_at_cut(scored, t), 4),
             "p_at_1": round(max(g[0][0] for g in grid if g[3] == t), 4),
         }
         for t in TOPS
